@@ -1,1 +1,34 @@
+//! # htlbench
+//!
+//! A benchmark suite for multi-task recommendation with *hybrid targets* — a chain of binary
+//! user actions ending in a continuous core target — with the first open implementation of
+//! HTLNet (Tang et al., RecSys 2024) beside the classic baselines.
+//!
+//! How the pieces fit: a YAML experiment ([`config`]) names a data set ([`data`]), model
+//! variants ([`model`], [`htlnet`], [`baselines`]) and seeds. It expands into cells with
+//! stable ids; the runner ([`run`]) trains each unfinished cell ([`train`], using a gradient
+//! strategy from [`optim`]), scores it ([`metrics`]) and writes results atomically; the
+//! report ([`report`]) reads only stored results.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! let exp = htlbench::config::load_experiment(Path::new("experiments/quickstart.yaml")).unwrap();
+//! let data = htlbench::data::load(&exp.dataset, &exp.base_dir).unwrap();
+//! println!("{} cells over {} training rows", exp.cells.len(), data.train.n);
+//! ```
 
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod config;
+pub mod data;
+pub mod htlnet;
+pub mod metrics;
+pub mod model;
+pub mod optim;
+pub mod report;
+pub mod run;
+pub mod train;
+
+#[path = "../baselines/mod.rs"]
+pub mod baselines;

@@ -1,0 +1,131 @@
+//! Shared-Bottom (Caruana 1997): one shared MLP over the embedding, one tower per task.
+//! See `README.md` beside this file.
+
+use burn::module::{list_param_ids, Module, ParamId};
+use burn::tensor::{Device, Tensor};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::TaskKind;
+use crate::model::blocks::{FieldEmbedding, Mlp, Tower};
+use crate::model::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel, Pred};
+
+/// Options of `model: shared_bottom` (YAML keys are the field names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SharedBottomConfig {
+    /// Embedding width per field.
+    pub embed_dim: usize,
+    /// Hidden widths of the shared bottom MLP.
+    pub bottom: Vec<usize>,
+    /// Hidden widths of each task tower.
+    pub tower: Vec<usize>,
+    /// Dropout after every hidden layer.
+    pub dropout: f64,
+}
+
+impl Default for SharedBottomConfig {
+    fn default() -> Self {
+        Self {
+            embed_dim: 16,
+            bottom: vec![256, 128],
+            tower: vec![64, 32],
+            dropout: 0.0,
+        }
+    }
+}
+
+/// Shared-Bottom network.
+#[derive(Module, Debug)]
+pub struct SharedBottom {
+    /// θ_s, part 1: the field embeddings.
+    pub embedding: FieldEmbedding,
+    /// θ_s, part 2: the shared bottom MLP.
+    pub bottom: Mlp,
+    /// One tower per task.
+    pub towers: Vec<Tower>,
+    /// Task kinds in chain order (binary → logit, regression → value).
+    pub binary: Vec<bool>,
+}
+
+impl SharedBottom {
+    /// Builds the network for the task chain in `info`.
+    pub fn new(
+        cfg: &SharedBottomConfig,
+        info: &BuildInfo,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
+        let embedding =
+            FieldEmbedding::new(&info.vocabs, info.n_numeric, cfg.embed_dim, rng, device);
+        let d_in = embedding.out_dim();
+        let bottom = Mlp::new(d_in, &cfg.bottom, cfg.dropout, rng, device);
+        let d_b = bottom.out_dim(d_in);
+        let towers = info
+            .init_bias
+            .iter()
+            .map(|&b| Tower::new(d_b, &cfg.tower, cfg.dropout, rng, device).with_bias(b))
+            .collect();
+        let binary = info
+            .tasks
+            .tasks()
+            .iter()
+            .map(|t| t.kind == TaskKind::Binary)
+            .collect();
+        Self {
+            embedding,
+            bottom,
+            towers,
+            binary,
+        }
+    }
+}
+
+impl MultiTaskModel for SharedBottom {
+    /// `z = [bottom(e)]`, `[batch, bottom[last]]`.
+    fn shared(&self, batch: &Batch, ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
+        let e = self.embedding.forward(&batch.cat, batch.num.as_ref());
+        vec![self.bottom.forward(e, ctx)]
+    }
+
+    fn heads(
+        &self,
+        inputs: &[Vec<Tensor<2>>],
+        _batch: &Batch,
+        ctx: &mut ForwardCtx,
+    ) -> ModelOutput {
+        let preds = self
+            .towers
+            .iter()
+            .zip(inputs)
+            .zip(&self.binary)
+            .map(|((tower, z), &bin)| {
+                let out = tower.forward(z[0].clone(), ctx);
+                if bin {
+                    Pred::Logit(out)
+                } else {
+                    Pred::Value(out)
+                }
+            })
+            .collect();
+        ModelOutput {
+            preds,
+            extra_losses: vec![],
+            aux: vec![],
+        }
+    }
+
+    fn separable(&self) -> bool {
+        true
+    }
+
+    fn shared_param_ids(&self) -> Vec<ParamId> {
+        let mut ids = list_param_ids(&self.embedding);
+        ids.extend(list_param_ids(&self.bottom));
+        ids
+    }
+
+    fn n_tasks(&self) -> usize {
+        self.towers.len()
+    }
+}

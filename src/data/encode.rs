@@ -1,0 +1,636 @@
+//! From a polars `DataFrame` to an encoded [`Dataset`]: the one path shared by
+//! files and the synthetic generator.
+//!
+//! Order of work (and so of errors): columns present → labels valid →
+//! split → every binary task has both classes in train → features encoded
+//! with statistics fitted on the training split only.
+//!
+//! * **Categorical** (and bucketised numeric) fields: the vocabulary is fitted
+//!   on the training rows. Values seen in train get indices 1..=V, ordered by
+//!   training frequency (most frequent first), ties broken by value: integers
+//!   (an integer column, or text that reads as an integer) in numeric order,
+//!   before any other text in byte order — so a table and its CSV copy get the
+//!   same codes. Index 0 is
+//!   the unseen/missing slot: values absent from train and missing cells map
+//!   to 0. `vocab` = V + 1.
+//! * **Standardize**: x' = (x - mean) / std with the mean and population std
+//!   of the non-missing training values (std 0 or no values → 1); missing → 0.
+//! * **Bucketize**: cuts c_i = sorted_train[floor(i m / B)] for i = 1..B-1
+//!   (m non-missing training values, B buckets), duplicates and cuts at the
+//!   training maximum removed; a value x goes to bucket 1 + #{i : c_i < x}
+//!   (bins (-inf, c_1], (c_1, c_2], ...), so a point mass such as many zeros
+//!   keeps a bucket of its own; missing → 0. The field is named `<x>_bucket`
+//!   and has vocab #cuts + 2.
+//! * **Labels** stay on their original scale (binary as 0.0 / 1.0).
+
+use polars::prelude::*;
+
+use super::error::close_matches;
+use super::spec::{NumericTransform, SplitSpec};
+use super::split::{self, SplitIndices};
+use super::{CatField, DataError, Dataset, Role, Split, Task, TaskChain, TaskKind};
+
+/// A table's columns resolved to roles: what [`encode`] needs besides the frame.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Shown in messages: the file path or `synthetic data`.
+    pub source: String,
+    /// Categorical feature columns.
+    pub categorical: Vec<String>,
+    /// Numeric feature columns.
+    pub numeric: Vec<String>,
+    /// How numeric features are encoded.
+    pub transform: NumericTransform,
+    /// Buckets per numeric feature under bucketize.
+    pub buckets: usize,
+    /// Tasks in chain order, each with its label column.
+    pub tasks: Vec<(Task, String)>,
+    /// Optional time column.
+    pub time: Option<String>,
+    /// Ratios and seed.
+    pub split: SplitSpec,
+}
+
+impl Layout {
+    /// Every column the layout reads, with its role (a time column that is
+    /// also a feature is listed once).
+    pub fn columns(&self) -> Vec<(String, Role)> {
+        let mut out: Vec<(String, Role)> = Vec::new();
+        out.extend(
+            self.categorical
+                .iter()
+                .map(|c| (c.clone(), Role::Categorical)),
+        );
+        out.extend(self.numeric.iter().map(|c| (c.clone(), Role::Numeric)));
+        out.extend(
+            self.tasks
+                .iter()
+                .map(|(t, c)| (c.clone(), Role::Task(t.name.clone()))),
+        );
+        if let Some(t) = &self.time {
+            if !out.iter().any(|(c, _)| c == t) {
+                out.push((t.clone(), Role::Time));
+            }
+        }
+        out
+    }
+}
+
+/// Errors with [`DataError::MissingColumn`] for the first configured column
+/// not in `available` (in [`Layout::columns`] order).
+pub fn check_columns(layout: &Layout, available: &[String]) -> Result<(), DataError> {
+    for (col, role) in layout.columns() {
+        if !available.contains(&col) {
+            return Err(DataError::MissingColumn {
+                source_name: layout.source.clone(),
+                suggestions: close_matches(&col, available),
+                column: col,
+                role,
+                available: available.to_vec(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Validates, splits and encodes `df` (rows in file order) into a [`Dataset`].
+pub fn encode(df: &DataFrame, layout: &Layout, name: String) -> Result<Dataset, DataError> {
+    let available: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    check_columns(layout, &available)?;
+    let chain = TaskChain::new(layout.tasks.iter().map(|(t, _)| t.clone()).collect())?;
+    let n = df.height();
+    if n == 0 {
+        return Err(DataError::NoRows {
+            source_name: layout.source.clone(),
+        });
+    }
+
+    // Labels, validated on every row.
+    let mut labels: Vec<Vec<f32>> = Vec::with_capacity(layout.tasks.len());
+    for (task, col) in &layout.tasks {
+        labels.push(read_label(df, layout, task, col)?);
+    }
+
+    // Split.
+    let (idx, split_rule) = match &layout.time {
+        Some(t) => {
+            let order = time_order(df, t)?;
+            (
+                split::cut(&order, &layout.split.ratios)?,
+                format!(
+                    "time {} on column {t}",
+                    split::ratios_label(&layout.split.ratios)
+                ),
+            )
+        }
+        None => (
+            split::random_split(n, &layout.split.ratios, layout.split.seed)?,
+            format!(
+                "random {} seed {}",
+                split::ratios_label(&layout.split.ratios),
+                layout.split.seed
+            ),
+        ),
+    };
+
+    // Both classes in train for every binary task.
+    for ((task, col), y) in layout.tasks.iter().zip(&labels) {
+        if task.kind == TaskKind::Binary {
+            let pos = idx.train.iter().filter(|&&i| y[i] > 0.5).count();
+            if pos == 0 || pos == idx.train.len() {
+                return Err(DataError::OneClass {
+                    task: task.name.clone(),
+                    column: col.clone(),
+                    class: u8::from(pos > 0),
+                    n: idx.train.len(),
+                });
+            }
+        }
+    }
+
+    // Features.
+    let mut cat_fields: Vec<CatField> = Vec::new();
+    let mut cat_codes: Vec<Vec<u32>> = Vec::new();
+    for col in &layout.categorical {
+        let (codes, vocab) = encode_categorical(df, col, &idx.train)?;
+        cat_fields.push(CatField {
+            name: col.clone(),
+            vocab,
+        });
+        cat_codes.push(codes);
+    }
+    let mut num_fields: Vec<String> = Vec::new();
+    let mut num_values: Vec<Vec<f32>> = Vec::new();
+    for col in &layout.numeric {
+        let x = read_f64(df, col, &layout.source, Role::Numeric)?;
+        match layout.transform {
+            NumericTransform::Standardize => {
+                num_values.push(standardize(&x, &idx.train));
+                num_fields.push(col.clone());
+            }
+            NumericTransform::Bucketize => {
+                let cuts = quantile_cuts(&x, &idx.train, layout.buckets);
+                cat_codes.push(bucketize(&x, &cuts));
+                cat_fields.push(CatField {
+                    name: format!("{col}_bucket"),
+                    vocab: cuts.len() + 2,
+                });
+            }
+        }
+    }
+
+    let make = |rows: &[usize]| Split {
+        n: rows.len(),
+        cat: cat_codes.iter().map(|c| gather(c, rows)).collect(),
+        num: num_values.iter().map(|c| gather(c, rows)).collect(),
+        labels: labels.iter().map(|c| gather(c, rows)).collect(),
+    };
+    Ok(Dataset {
+        name,
+        cat_fields,
+        num_fields,
+        tasks: chain,
+        train: make(&idx.train),
+        valid: make(&idx.valid),
+        test: make(&idx.test),
+        split_rule,
+    })
+}
+
+fn gather<T: Copy>(col: &[T], rows: &[usize]) -> Vec<T> {
+    rows.iter().map(|&i| col[i]).collect()
+}
+
+fn series<'a>(df: &'a DataFrame, col: &str) -> &'a Series {
+    df.column(col)
+        .expect("column presence checked before")
+        .as_materialized_series()
+}
+
+/// A first unparsable text cell: (0-based row, text).
+type BadCell = Option<(usize, String)>;
+
+/// The column as f64 (missing → NaN). Numeric and boolean columns are cast;
+/// text columns are parsed (empty → missing) and the first cell that does
+/// not parse is returned beside the values (it reads as NaN).
+fn to_f64(s: &Series) -> Result<(Vec<f64>, BadCell), String> {
+    let dtype = s.dtype();
+    if dtype.is_primitive_numeric() || dtype.is_bool() || dtype.is_null() {
+        let c = s.cast(&DataType::Float64).map_err(|e| e.to_string())?;
+        let ca = c.f64().map_err(|e| e.to_string())?;
+        let v = ca.iter().map(|x| x.unwrap_or(f64::NAN)).collect();
+        return Ok((v, None));
+    }
+    if dtype == &DataType::String {
+        let ca = s.str().map_err(|e| e.to_string())?;
+        let mut bad: BadCell = None;
+        let v = ca
+            .iter()
+            .enumerate()
+            .map(|(i, x)| match x {
+                None => f64::NAN,
+                Some(t) => {
+                    let t = t.trim();
+                    if t.is_empty() {
+                        f64::NAN
+                    } else {
+                        t.parse::<f64>().unwrap_or_else(|_| {
+                            if bad.is_none() {
+                                bad = Some((i, t.to_string()));
+                            }
+                            f64::NAN
+                        })
+                    }
+                }
+            })
+            .collect();
+        return Ok((v, bad));
+    }
+    Err(dtype.to_string())
+}
+
+/// A numeric feature or regression target as f64 (missing → NaN); errors on
+/// text that is not a number or a non-numeric type.
+fn read_f64(df: &DataFrame, col: &str, source: &str, role: Role) -> Result<Vec<f64>, DataError> {
+    match to_f64(series(df, col)) {
+        Ok((v, None)) => Ok(v),
+        Ok((_, Some((row, value)))) => Err(DataError::NonNumeric {
+            source_name: source.to_string(),
+            column: col.to_string(),
+            role,
+            value,
+            row: row + 1,
+        }),
+        Err(dtype) => Err(DataError::NotNumericType {
+            source_name: source.to_string(),
+            column: col.to_string(),
+            role,
+            dtype,
+        }),
+    }
+}
+
+fn read_label(
+    df: &DataFrame,
+    layout: &Layout,
+    task: &Task,
+    col: &str,
+) -> Result<Vec<f32>, DataError> {
+    let role = Role::Task(task.name.clone());
+    match task.kind {
+        TaskKind::Regression => {
+            let y = read_f64(df, col, &layout.source, role)?;
+            let mut non_finite = (0usize, 0usize);
+            let mut negative = (0usize, 0usize);
+            for (i, &v) in y.iter().enumerate() {
+                if !v.is_finite() {
+                    if non_finite.0 == 0 {
+                        non_finite.1 = i + 1;
+                    }
+                    non_finite.0 += 1;
+                } else if v < 0.0 {
+                    if negative.0 == 0 {
+                        negative.1 = i + 1;
+                    }
+                    negative.0 += 1;
+                }
+            }
+            if non_finite.0 > 0 {
+                return Err(DataError::TargetNotFinite {
+                    column: col.to_string(),
+                    task: task.name.clone(),
+                    count: non_finite.0,
+                    row: non_finite.1,
+                });
+            }
+            if negative.0 > 0 {
+                return Err(DataError::NegativeTarget {
+                    column: col.to_string(),
+                    task: task.name.clone(),
+                    count: negative.0,
+                    row: negative.1,
+                });
+            }
+            Ok(y.into_iter().map(|v| v as f32).collect())
+        }
+        TaskKind::Binary => {
+            let s = series(df, col);
+            let (y, bad_text) = to_f64(s).map_err(|dtype| DataError::NotNumericType {
+                source_name: layout.source.clone(),
+                column: col.to_string(),
+                role,
+                dtype,
+            })?;
+            let mut count = 0usize;
+            let mut first: Option<(usize, String)> = None;
+            for (i, &v) in y.iter().enumerate() {
+                if v == 0.0 || v == 1.0 {
+                    continue;
+                }
+                count += 1;
+                if first.is_none() {
+                    let shown = match &bad_text {
+                        Some((r, t)) if *r == i => format!("\"{t}\""),
+                        _ if v.is_nan() => "missing".to_string(),
+                        _ => format!("\"{v}\""),
+                    };
+                    first = Some((i + 1, shown));
+                }
+            }
+            if let Some((row, value)) = first {
+                return Err(DataError::BadBinaryLabel {
+                    column: col.to_string(),
+                    task: task.name.clone(),
+                    count,
+                    value,
+                    row,
+                });
+            }
+            Ok(y.into_iter().map(|v| v as f32).collect())
+        }
+    }
+}
+
+/// Row order by the time column (stable: ties keep file order).
+fn time_order(df: &DataFrame, col: &str) -> Result<Vec<usize>, DataError> {
+    let c = df.column(col).expect("column presence checked before");
+    let nulls = c.null_count();
+    if nulls > 0 {
+        let first = c
+            .is_null()
+            .iter()
+            .position(|x| x == Some(true))
+            .unwrap_or(0);
+        return Err(DataError::TimeMissing {
+            column: col.to_string(),
+            count: nulls,
+            row: first + 1,
+        });
+    }
+    let idx = c.arg_sort(SortOptions {
+        descending: false,
+        nulls_last: true,
+        multithreaded: true,
+        maintain_order: true,
+        limit: None,
+    });
+    Ok(idx.iter().map(|i| i.unwrap_or(0) as usize).collect())
+}
+
+/// Codes per row (file order) and vocab size; vocabulary fitted on `train`.
+fn encode_categorical(
+    df: &DataFrame,
+    col: &str,
+    train: &[usize],
+) -> Result<(Vec<u32>, usize), DataError> {
+    let s = series(df, col);
+    let dtype = s.dtype().clone();
+    if dtype.is_integer() {
+        let c = s.cast(&DataType::Int64).map_err(|e| cast_err(col, e))?;
+        let ca = c.i64().map_err(|e| cast_err(col, e))?;
+        Ok(fit_codes(ca.iter(), s.len(), train, |a: &i64, b: &i64| {
+            a.cmp(b)
+        }))
+    } else {
+        let c = if dtype == DataType::String {
+            s.clone()
+        } else {
+            s.cast(&DataType::String).map_err(|e| cast_err(col, e))?
+        };
+        let ca = c.str().map_err(|e| cast_err(col, e))?;
+        let values = ca.iter().map(|v| v.filter(|t| !t.is_empty()));
+        Ok(fit_codes(values, s.len(), train, |a: &&str, b: &&str| {
+            text_order(a, b)
+        }))
+    }
+}
+
+fn cast_err(col: &str, e: PolarsError) -> DataError {
+    DataError::InvalidSpec(format!(
+        "column \"{col}\" cannot be used as a categorical feature: {e}"
+    ))
+}
+
+const NO_CODE: u32 = u32::MAX;
+
+/// Integers (as read from text) in numeric order first, then other text in byte order.
+fn text_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<i64>(), b.parse::<i64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y).then_with(|| a.cmp(b)),
+        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+        (Err(_), Err(_)) => a.cmp(b),
+    }
+}
+
+fn fit_codes<K, I>(
+    values: I,
+    n: usize,
+    train: &[usize],
+    order: impl Fn(&K, &K) -> std::cmp::Ordering,
+) -> (Vec<u32>, usize)
+where
+    K: std::hash::Hash + Eq + Copy,
+    I: Iterator<Item = Option<K>>,
+{
+    // First pass: a local id per distinct value (first-seen order).
+    let mut map: PlHashMap<K, u32> = PlHashMap::default();
+    let mut keys: Vec<K> = Vec::new();
+    let mut local: Vec<u32> = Vec::with_capacity(n);
+    for v in values {
+        local.push(match v {
+            None => NO_CODE,
+            Some(k) => *map.entry(k).or_insert_with(|| {
+                keys.push(k);
+                (keys.len() - 1) as u32
+            }),
+        });
+    }
+    // Train frequencies, then the vocabulary order.
+    let mut counts = vec![0u64; keys.len()];
+    for &i in train {
+        let l = local[i];
+        if l != NO_CODE {
+            counts[l as usize] += 1;
+        }
+    }
+    let mut seen: Vec<u32> = (0..keys.len() as u32)
+        .filter(|&l| counts[l as usize] > 0)
+        .collect();
+    seen.sort_unstable_by(|&a, &b| {
+        counts[b as usize]
+            .cmp(&counts[a as usize])
+            .then_with(|| order(&keys[a as usize], &keys[b as usize]))
+    });
+    let mut final_of_local = vec![0u32; keys.len()];
+    for (rank, &l) in seen.iter().enumerate() {
+        final_of_local[l as usize] = rank as u32 + 1;
+    }
+    let codes = local
+        .into_iter()
+        .map(|l| {
+            if l == NO_CODE {
+                0
+            } else {
+                final_of_local[l as usize]
+            }
+        })
+        .collect();
+    (codes, seen.len() + 1)
+}
+
+/// Train mean and population std of the finite values (std 0 or none → 1).
+pub(crate) fn train_stats(x: &[f64], train: &[usize]) -> (f64, f64) {
+    let (mut sum, mut m) = (0.0f64, 0usize);
+    for &i in train {
+        if x[i].is_finite() {
+            sum += x[i];
+            m += 1;
+        }
+    }
+    if m == 0 {
+        return (0.0, 1.0);
+    }
+    let mean = sum / m as f64;
+    let mut ss = 0.0f64;
+    for &i in train {
+        if x[i].is_finite() {
+            ss += (x[i] - mean) * (x[i] - mean);
+        }
+    }
+    let std = (ss / m as f64).sqrt();
+    (
+        mean,
+        if std > 0.0 && std.is_finite() {
+            std
+        } else {
+            1.0
+        },
+    )
+}
+
+fn standardize(x: &[f64], train: &[usize]) -> Vec<f32> {
+    let (mean, std) = train_stats(x, train);
+    x.iter()
+        .map(|&v| {
+            if v.is_finite() {
+                ((v - mean) / std) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Quantile cut points from the finite training values (see module docs).
+pub(crate) fn quantile_cuts(x: &[f64], train: &[usize], buckets: usize) -> Vec<f64> {
+    let mut v: Vec<f64> = train
+        .iter()
+        .map(|&i| x[i])
+        .filter(|v| v.is_finite())
+        .collect();
+    if v.is_empty() {
+        return Vec::new();
+    }
+    v.sort_unstable_by(f64::total_cmp);
+    let m = v.len();
+    let mut cuts: Vec<f64> = (1..buckets)
+        .map(|i| v[(i * m / buckets).min(m - 1)])
+        .collect();
+    cuts.dedup();
+    // A cut at the maximum would leave the top bucket empty in train.
+    let max = v[m - 1];
+    cuts.retain(|&c| c < max);
+    cuts
+}
+
+fn bucketize(x: &[f64], cuts: &[f64]) -> Vec<u32> {
+    x.iter()
+        .map(|&v| {
+            if v.is_finite() {
+                1 + cuts.partition_point(|&c| c < v) as u32
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+/// Indices of the three splits as [`encode`] would make them (for tests and tools).
+pub fn split_indices(df: &DataFrame, layout: &Layout) -> Result<SplitIndices, DataError> {
+    match &layout.time {
+        Some(t) => split::cut(&time_order(df, t)?, &layout.split.ratios),
+        None => split::random_split(df.height(), &layout.split.ratios, layout.split.seed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vocab_by_train_frequency_then_value() {
+        // train rows 0..6: b b b a a c ; row 6 "d" unseen in train, row 7 missing
+        let vals = [
+            Some("b"),
+            Some("b"),
+            Some("b"),
+            Some("a"),
+            Some("a"),
+            Some("c"),
+            Some("d"),
+            None,
+        ];
+        let train: Vec<usize> = (0..6).collect();
+        let by_text = |a: &&str, b: &&str| text_order(a, b);
+        let (codes, vocab) = fit_codes(vals.iter().copied(), vals.len(), &train, by_text);
+        assert_eq!(vocab, 4);
+        assert_eq!(codes, vec![1, 1, 1, 2, 2, 3, 0, 0]);
+        // ties broken by value
+        let by_int = |a: &i64, b: &i64| a.cmp(b);
+        let ints = [Some(5i64), Some(3), Some(10)];
+        let (codes, vocab) = fit_codes(ints.into_iter(), 3, &[0, 1, 2], by_int);
+        assert_eq!((codes, vocab), (vec![2, 1, 3], 4));
+        // the same integers as text sort the same way; other text after them
+        let text = [Some("5"), Some("3"), Some("10"), Some("x"), Some("-1")];
+        let (codes, _) = fit_codes(text.into_iter(), 5, &[0, 1, 2, 3, 4], by_text);
+        assert_eq!(codes, vec![3, 2, 4, 5, 1]);
+    }
+
+    #[test]
+    fn quantile_cuts_and_buckets() {
+        let x: Vec<f64> = (0..100).map(f64::from).collect();
+        let train: Vec<usize> = (0..100).collect();
+        let cuts = quantile_cuts(&x, &train, 4);
+        assert_eq!(cuts, vec![25.0, 50.0, 75.0]);
+        let b = bucketize(&[0.0, 24.9, 25.0, 25.5, 99.0, f64::NAN, -5.0, 1e9], &cuts);
+        assert_eq!(b, vec![1, 1, 1, 2, 4, 0, 1, 4]);
+        // a point mass at zero keeps its own bucket
+        let x: Vec<f64> = std::iter::repeat_n(0.0, 90)
+            .chain((0..10).map(f64::from))
+            .collect();
+        assert_eq!(quantile_cuts(&x, &train, 10), vec![0.0]);
+        assert_eq!(bucketize(&[0.0, 3.0], &[0.0]), vec![1, 2]);
+        // a 0/1 feature: one cut, no empty top bucket
+        let x: Vec<f64> = (0..100).map(|i| f64::from(i % 2)).collect();
+        assert_eq!(quantile_cuts(&x, &train, 10), vec![0.0]);
+        // only train rows count
+        assert_eq!(
+            quantile_cuts(&[1.0, 2.0, 3.0, 1000.0], &[0, 1, 2], 2),
+            vec![2.0]
+        );
+        assert!(quantile_cuts(&[f64::NAN], &[0], 4).is_empty());
+    }
+
+    #[test]
+    fn train_stats_ignore_missing() {
+        let x = [1.0, 3.0, f64::NAN, 100.0];
+        assert_eq!(train_stats(&x, &[0, 1, 2]), (2.0, 1.0));
+        assert_eq!(train_stats(&x, &[2]), (0.0, 1.0));
+        assert_eq!(train_stats(&[4.0, 4.0], &[0, 1]), (4.0, 1.0));
+    }
+}

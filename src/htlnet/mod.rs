@@ -1,0 +1,301 @@
+//! HTLNet (Tang, Qiao, Lyu, Liu, He: "Touch the Core: Exploring Task Dependence Among Hybrid
+//! Targets for Recommendation", RecSys 2024) — the network. Its gradient adjustment is the
+//! `htl` strategy in [`crate::optim`]. See `README.md` beside this file for the equations,
+//! every option and what the paper leaves unknown.
+
+pub mod ifu;
+pub mod leu;
+
+use burn::module::{list_param_ids, Module, ParamId};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::TaskKind;
+use crate::model::blocks::{FieldEmbedding, Tower};
+use crate::model::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel, Pred};
+use ifu::Ifu;
+use leu::{gumbel_noise, Leu, TauSchedule};
+
+/// Options of `model: htlnet` (YAML keys are the field names). Kept equal to the README's
+/// table by a test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HtlNetConfig {
+    /// `htlnet`, or `shared_bottom` (the paper's "w/o architecture": a shared-bottom network
+    /// trained with HTLNet's adjustment).
+    pub architecture: String,
+    /// Embedding width per field.
+    pub embed_dim: usize,
+    /// Hidden widths of each task tower.
+    pub tower: Vec<usize>,
+    /// Dropout after every hidden layer.
+    pub dropout: f64,
+    /// Which tower layer is `rep`: `first` or `last` hidden layer.
+    pub rep_layer: String,
+    /// Label Embedding Unit on binary tasks.
+    pub leu: bool,
+    /// Label embedding width d_l.
+    pub label_dim: usize,
+    /// Gumbel-softmax temperature: start.
+    pub tau_start: f64,
+    /// Temperature multiplier …
+    pub tau_factor: f64,
+    /// … applied every this many steps.
+    pub tau_every: u64,
+    /// Temperature floor.
+    pub tau_min: f64,
+    /// Information Fusion Unit: `attention`, `concat` or `none` (no transfer between tasks).
+    pub ifu: String,
+    /// Whether the IFU receives the preceding towers' representations (`false` = "w/o rep").
+    pub ifu_rep: bool,
+    /// IFU output width k.
+    pub ifu_dim: usize,
+    /// Detach everything passed down the chain.
+    pub stop_grad: bool,
+    /// Shared-bottom MLP widths (only with `architecture: shared_bottom`).
+    pub bottom: Vec<usize>,
+}
+
+impl Default for HtlNetConfig {
+    fn default() -> Self {
+        Self {
+            architecture: "htlnet".into(),
+            embed_dim: 16,
+            tower: vec![128, 64, 32],
+            dropout: 0.0,
+            rep_layer: "first".into(),
+            leu: true,
+            label_dim: 10,
+            tau_start: 10.0,
+            tau_factor: 0.9,
+            tau_every: 100,
+            tau_min: 0.5,
+            ifu: "attention".into(),
+            ifu_rep: true,
+            ifu_dim: 32,
+            stop_grad: true,
+            bottom: vec![256, 128],
+        }
+    }
+}
+
+impl HtlNetConfig {
+    /// Checks enumerated options; the error names the key and the valid values.
+    pub fn validate(&self) -> Result<(), String> {
+        let check = |key: &str, v: &str, ok: &[&str]| {
+            if ok.contains(&v) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`{key}: {v}` is not valid; use one of: {}",
+                    ok.join(", ")
+                ))
+            }
+        };
+        check(
+            "architecture",
+            &self.architecture,
+            &["htlnet", "shared_bottom"],
+        )?;
+        check("rep_layer", &self.rep_layer, &["first", "last"])?;
+        check("ifu", &self.ifu, &["attention", "concat", "none"])?;
+        if self.tower.is_empty() {
+            return Err("`tower` needs at least one hidden layer (rep is taken from it)".into());
+        }
+        if self.tau_start <= 0.0 || self.tau_min <= 0.0 {
+            return Err("`tau_start` and `tau_min` must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The temperature schedule.
+    pub fn tau(&self) -> TauSchedule {
+        TauSchedule {
+            start: self.tau_start,
+            factor: self.tau_factor,
+            every: self.tau_every,
+            floor: self.tau_min,
+        }
+    }
+}
+
+/// HTLNet's network.
+#[derive(Module, Debug)]
+pub struct HtlNet {
+    /// θ_s: the shared embedding.
+    pub embedding: FieldEmbedding,
+    /// One tower per task.
+    pub towers: Vec<Tower>,
+    /// LEU per task (`None` for the core task or with `leu: false`).
+    pub leus: Vec<Option<Leu>>,
+    /// IFU over representations, per task (`None` for task 1 or when off).
+    pub ifu_rep: Vec<Option<Ifu>>,
+    /// IFU over label embeddings, per task.
+    pub ifu_le: Vec<Option<Ifu>>,
+    /// Binary flag per task.
+    pub binary: Vec<bool>,
+    /// Index of the tower layer used as `rep`.
+    pub rep_index: usize,
+    /// Detach what is passed down the chain.
+    pub stop_grad: bool,
+    /// Temperature schedule (start, factor, every, floor).
+    pub tau: Vec<f64>,
+}
+
+impl HtlNet {
+    /// Builds the network (options already validated).
+    pub fn new(
+        cfg: &HtlNetConfig,
+        info: &BuildInfo,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
+        let embedding =
+            FieldEmbedding::new(&info.vocabs, info.n_numeric, cfg.embed_dim, rng, device);
+        let e_dim = embedding.out_dim();
+        let binary: Vec<bool> = info
+            .tasks
+            .tasks()
+            .iter()
+            .map(|t| t.kind == TaskKind::Binary)
+            .collect();
+        let n = binary.len();
+        let rep_index = if cfg.rep_layer == "last" {
+            cfg.tower.len() - 1
+        } else {
+            0
+        };
+        let rep_dim = cfg.tower[rep_index];
+        let transfer = cfg.ifu != "none";
+        let mut towers = Vec::with_capacity(n);
+        let mut leus = Vec::with_capacity(n);
+        let mut ifu_rep = Vec::with_capacity(n);
+        let mut ifu_le = Vec::with_capacity(n);
+        for t in 0..n {
+            let n_le = (0..t).filter(|&j| binary[j]).count();
+            let r = (transfer && cfg.ifu_rep && t > 0)
+                .then(|| Ifu::new(&cfg.ifu, t, rep_dim, cfg.ifu_dim, rng, device));
+            let l = (transfer && cfg.leu && n_le > 0)
+                .then(|| Ifu::new(&cfg.ifu, n_le, cfg.label_dim, cfg.ifu_dim, rng, device));
+            let d_in = e_dim
+                + if r.is_some() { cfg.ifu_dim } else { 0 }
+                + if l.is_some() { cfg.ifu_dim } else { 0 };
+            towers.push(
+                Tower::new(d_in, &cfg.tower, cfg.dropout, rng, device).with_bias(info.init_bias[t]),
+            );
+            // A label embedding is only useful when some later task reads it.
+            let feeds_later = transfer && t + 1 < n;
+            leus.push(
+                (cfg.leu && binary[t] && feeds_later).then(|| Leu::new(cfg.label_dim, rng, device)),
+            );
+            ifu_rep.push(r);
+            ifu_le.push(l);
+        }
+        let s = cfg.tau();
+        Self {
+            embedding,
+            towers,
+            leus,
+            ifu_rep,
+            ifu_le,
+            binary,
+            rep_index,
+            stop_grad: cfg.stop_grad,
+            tau: vec![s.start, s.factor, s.every as f64, s.floor],
+        }
+    }
+
+    fn schedule(&self) -> TauSchedule {
+        TauSchedule {
+            start: self.tau[0],
+            factor: self.tau[1],
+            every: self.tau[2] as u64,
+            floor: self.tau[3],
+        }
+    }
+
+    fn pass(&self, x: Tensor<2>) -> Tensor<2> {
+        if self.stop_grad {
+            x.detach()
+        } else {
+            x
+        }
+    }
+}
+
+impl MultiTaskModel for HtlNet {
+    /// `z = [e]`, the concatenated field embeddings `[batch, fields * embed_dim]`.
+    fn shared(&self, batch: &Batch, _ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
+        vec![self.embedding.forward(&batch.cat, batch.num.as_ref())]
+    }
+
+    fn heads(
+        &self,
+        inputs: &[Vec<Tensor<2>>],
+        _batch: &Batch,
+        ctx: &mut ForwardCtx,
+    ) -> ModelOutput {
+        let n = self.towers.len();
+        let tau = self.schedule().at(ctx.step);
+        let mut reps: Vec<Tensor<2>> = Vec::with_capacity(n);
+        let mut les: Vec<Tensor<2>> = Vec::new();
+        let mut preds = Vec::with_capacity(n);
+        let mut aux = Vec::new();
+        for t in 0..n {
+            let e = inputs[t][0].clone();
+            let mut parts = Vec::with_capacity(3);
+            if let Some(ifu) = &self.ifu_rep[t] {
+                let (f, w) = ifu.forward(&reps);
+                if let (true, Some(w)) = (ctx.record, w) {
+                    aux.push((format!("ifu_rep_weights_{t}"), w));
+                }
+                parts.push(f);
+            }
+            if let Some(ifu) = &self.ifu_le[t] {
+                let (f, w) = ifu.forward(&les);
+                if let (true, Some(w)) = (ctx.record, w) {
+                    aux.push((format!("ifu_le_weights_{t}"), w));
+                }
+                parts.push(f);
+            }
+            parts.push(e);
+            let x = Tensor::cat(parts, 1);
+            let (hidden, out) = self.towers[t].forward_all(x, ctx);
+            reps.push(self.pass(hidden[self.rep_index].clone()));
+            if let Some(leu) = &self.leus[t] {
+                // The LEU always reads the detached prediction.
+                let p = sigmoid(out.clone()).detach();
+                let noise = ctx
+                    .training
+                    .then(|| gumbel_noise(p.dims()[0], &mut ctx.rng));
+                let s = Leu::distribution(p, tau, noise);
+                les.push(leu.forward(s));
+            }
+            preds.push(if self.binary[t] {
+                Pred::Logit(out)
+            } else {
+                Pred::Value(out)
+            });
+        }
+        ModelOutput {
+            preds,
+            extra_losses: vec![],
+            aux,
+        }
+    }
+
+    /// With stop-gradient, task t's loss reaches the trunk only through its own copy of `e`.
+    fn separable(&self) -> bool {
+        self.stop_grad
+    }
+
+    fn shared_param_ids(&self) -> Vec<ParamId> {
+        list_param_ids(&self.embedding)
+    }
+
+    fn n_tasks(&self) -> usize {
+        self.towers.len()
+    }
+}

@@ -1,0 +1,268 @@
+//! Shared building blocks: seeded initialisation, per-field embeddings, MLPs and towers.
+//!
+//! Every parameter is initialised from the cell's own [`ChaCha8Rng`], never from a
+//! backend's global generator, so that cells running side by side stay deterministic.
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+/// Standard deviation of the normal initialiser of embedding tables.
+pub const EMBED_INIT_STD: f64 = 0.01;
+
+/// A `[rows, cols]` float tensor filled from `f`.
+pub fn tensor2(values: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
+}
+
+/// A `[n]` float tensor.
+pub fn tensor1(values: Vec<f32>, device: &Device) -> Tensor<1> {
+    let n = values.len();
+    Tensor::from_data(TensorData::new(values, [n]), device)
+}
+
+/// A `[n]` integer tensor.
+pub fn int1(values: Vec<i64>, device: &Device) -> Tensor<1, Int> {
+    let n = values.len();
+    Tensor::from_data(TensorData::new(values, [n]), device)
+}
+
+/// A linear layer initialised like PyTorch's `nn.Linear`: weight and bias uniform in
+/// `[-1/sqrt(d_in), 1/sqrt(d_in)]`. burn stores the weight as `[d_in, d_out]`.
+pub fn linear(
+    d_in: usize,
+    d_out: usize,
+    bias: bool,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Linear {
+    let bound = 1.0 / (d_in.max(1) as f64).sqrt();
+    let w: Vec<f32> = (0..d_in * d_out)
+        .map(|_| rng.random_range(-bound..bound) as f32)
+        .collect();
+    let weight = Param::from_tensor(tensor2(w, d_in, d_out, device));
+    let bias = bias.then(|| {
+        let b: Vec<f32> = (0..d_out)
+            .map(|_| rng.random_range(-bound..bound) as f32)
+            .collect();
+        Param::from_tensor(tensor1(b, device))
+    });
+    Linear { weight, bias }
+}
+
+/// Sets the bias of a 1-unit head (used for base-rate initialisation, SPEC §7).
+pub fn set_head_bias(head: Linear, value: f32) -> Linear {
+    let device = head.weight.val().device();
+    let d_out = head.weight.val().dims()[1];
+    Linear {
+        weight: head.weight,
+        bias: Some(Param::from_tensor(tensor1(vec![value; d_out], &device))),
+    }
+}
+
+/// Inverted dropout with a mask drawn from the cell's generator.
+///
+/// # Shapes
+/// `x: [batch, width]` → `[batch, width]`
+pub fn dropout(x: Tensor<2>, p: f64, rng: &mut ChaCha8Rng) -> Tensor<2> {
+    if p <= 0.0 {
+        return x;
+    }
+    let [b, w] = x.dims();
+    let keep = 1.0 - p;
+    let scale = (1.0 / keep) as f32;
+    let mask: Vec<f32> = (0..b * w)
+        .map(|_| {
+            if rng.random::<f64>() < keep {
+                scale
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let device = x.device();
+    x * tensor2(mask, b, w, &device)
+}
+
+/// Per-field embedding tables plus an optional linear projection of the numeric features
+/// as one extra field. These are the *shared parameters* θ_s of SPEC §2.
+#[derive(Module, Debug)]
+pub struct FieldEmbedding {
+    /// One `[vocab, dim]` table per categorical field.
+    pub tables: Vec<Param<Tensor<2>>>,
+    /// Numeric features → one extra field of width `dim`.
+    pub numeric: Option<Linear>,
+    /// Embedding width per field.
+    pub dim: usize,
+}
+
+impl FieldEmbedding {
+    /// Tables initialised `N(0, EMBED_INIT_STD²)`.
+    pub fn new(
+        vocabs: &[usize],
+        n_numeric: usize,
+        dim: usize,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
+        let normal = Normal::new(0.0, EMBED_INIT_STD).expect("valid std");
+        let tables = vocabs
+            .iter()
+            .map(|&v| {
+                let w: Vec<f32> = (0..v * dim).map(|_| normal.sample(rng) as f32).collect();
+                Param::from_tensor(tensor2(w, v, dim, device))
+            })
+            .collect();
+        let numeric = (n_numeric > 0).then(|| linear(n_numeric, dim, true, rng, device));
+        Self {
+            tables,
+            numeric,
+            dim,
+        }
+    }
+
+    /// Number of fields including the numeric one.
+    pub fn n_fields(&self) -> usize {
+        self.tables.len() + usize::from(self.numeric.is_some())
+    }
+
+    /// Width of the concatenated output.
+    pub fn out_dim(&self) -> usize {
+        self.n_fields() * self.dim
+    }
+
+    /// Looks up every field and concatenates.
+    ///
+    /// # Shapes
+    /// `cat[f]: [batch]`, `num: [batch, n_numeric]` → `[batch, n_fields * dim]`
+    pub fn forward(&self, cat: &[Tensor<1, Int>], num: Option<&Tensor<2>>) -> Tensor<2> {
+        let mut parts: Vec<Tensor<2>> = self
+            .tables
+            .iter()
+            .zip(cat)
+            .map(|(t, idx)| t.val().select(0, idx.clone()))
+            .collect();
+        if let (Some(lin), Some(x)) = (&self.numeric, num) {
+            parts.push(lin.forward(x.clone()));
+        }
+        Tensor::cat(parts, 1)
+    }
+}
+
+/// A ReLU MLP with optional dropout after each hidden layer.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// Hidden layers in order.
+    pub layers: Vec<Linear>,
+    /// Dropout probability after each layer (0 = off).
+    pub dropout: f64,
+}
+
+impl Mlp {
+    /// `d_in → hidden[0] → … → hidden[last]`.
+    pub fn new(
+        d_in: usize,
+        hidden: &[usize],
+        dropout: f64,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
+        let mut layers = Vec::with_capacity(hidden.len());
+        let mut d = d_in;
+        for &h in hidden {
+            layers.push(linear(d, h, true, rng, device));
+            d = h;
+        }
+        Self { layers, dropout }
+    }
+
+    /// Output width (`d_in` when there are no layers).
+    pub fn out_dim(&self, d_in: usize) -> usize {
+        self.layers
+            .last()
+            .map_or(d_in, |l| l.weight.val().dims()[1])
+    }
+
+    /// Forward returning every hidden activation (after ReLU and dropout).
+    ///
+    /// # Shapes
+    /// `x: [batch, d_in]` → one `[batch, hidden[i]]` per layer
+    pub fn forward_all(&self, x: Tensor<2>, ctx: &mut super::ForwardCtx) -> Vec<Tensor<2>> {
+        let mut out = Vec::with_capacity(self.layers.len());
+        let mut h = x;
+        for l in &self.layers {
+            h = relu(l.forward(h));
+            if ctx.training {
+                h = dropout(h, self.dropout, &mut ctx.rng);
+            }
+            out.push(h.clone());
+        }
+        out
+    }
+
+    /// Forward to the last hidden layer.
+    pub fn forward(&self, x: Tensor<2>, ctx: &mut super::ForwardCtx) -> Tensor<2> {
+        let mut h = x;
+        for l in &self.layers {
+            h = relu(l.forward(h));
+            if ctx.training {
+                h = dropout(h, self.dropout, &mut ctx.rng);
+            }
+        }
+        h
+    }
+}
+
+/// A task tower: an MLP and a 1-unit linear head.
+#[derive(Module, Debug)]
+pub struct Tower {
+    /// Hidden layers.
+    pub mlp: Mlp,
+    /// Output unit (logit for a binary task, value for the core task).
+    pub head: Linear,
+}
+
+impl Tower {
+    /// A tower `d_in → hidden… → 1`.
+    pub fn new(
+        d_in: usize,
+        hidden: &[usize],
+        dropout: f64,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
+        let mlp = Mlp::new(d_in, hidden, dropout, rng, device);
+        let head = linear(mlp.out_dim(d_in), 1, true, rng, device);
+        Self { mlp, head }
+    }
+
+    /// Sets the head's bias.
+    pub fn with_bias(self, value: f32) -> Self {
+        Self {
+            mlp: self.mlp,
+            head: set_head_bias(self.head, value),
+        }
+    }
+
+    /// # Shapes
+    /// `x: [batch, d_in]` → `[batch]`
+    pub fn forward(&self, x: Tensor<2>, ctx: &mut super::ForwardCtx) -> Tensor<1> {
+        let h = self.mlp.forward(x, ctx);
+        self.head.forward(h).squeeze_dim(1)
+    }
+
+    /// Forward returning the hidden activations and the output.
+    pub fn forward_all(
+        &self,
+        x: Tensor<2>,
+        ctx: &mut super::ForwardCtx,
+    ) -> (Vec<Tensor<2>>, Tensor<1>) {
+        let hs = self.mlp.forward_all(x.clone(), ctx);
+        let last = hs.last().cloned().unwrap_or(x);
+        (hs, self.head.forward(last).squeeze_dim(1))
+    }
+}

@@ -1,0 +1,135 @@
+//! The model seam: the [`MultiTaskModel`] trait, the batch and output types, shared blocks and
+//! the registry from YAML `model:` names to constructors.
+//!
+//! A model is split in two parts so that gradient strategies can see per-task gradients of
+//! the shared parameters with a single forward (burn has no `retain_graph`):
+//!
+//! * [`MultiTaskModel::shared`] — the trunk that holds the shared parameters θ_s (the
+//!   embedding layer, plus e.g. a shared-bottom MLP or MMoE's experts). It returns a list of
+//!   activations `z` (`[batch, width]` each).
+//! * [`MultiTaskModel::heads`] — everything task-specific. It receives one copy of `z` per
+//!   task; task t's path must read only `inputs[t]`. When [`MultiTaskModel::separable`] is
+//!   true, task t's loss reaches only `inputs[t]` and the trainer gets every per-task
+//!   activation gradient from one backward pass over leaf copies.
+
+pub mod blocks;
+mod registry;
+
+pub use registry::{build_model, find_model, registry, AnyModel, ModelEntry};
+
+use burn::module::ParamId;
+use burn::tensor::{Device, Int, Tensor};
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::TaskChain;
+
+/// One mini-batch on a device.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// One `[batch]` index tensor per categorical field.
+    pub cat: Vec<Tensor<1, Int>>,
+    /// Numeric features `[batch, n_numeric]`, if any.
+    pub num: Option<Tensor<2>>,
+    /// One `[batch]` label tensor per task: 0/1 for binary tasks, the *transformed* core
+    /// target for the regression task.
+    pub labels: Vec<Tensor<1>>,
+    /// Rows in the batch.
+    pub size: usize,
+}
+
+/// Per-forward state: training flag, the cell's random generator (dropout, Gumbel noise),
+/// the optimisation step (temperature schedules) and recorded intermediates.
+#[derive(Debug)]
+pub struct ForwardCtx {
+    /// Training (noise, dropout) or evaluation.
+    pub training: bool,
+    /// The cell's generator.
+    pub rng: ChaCha8Rng,
+    /// Optimisation steps taken so far.
+    pub step: u64,
+    /// Whether models should record named intermediates in [`ModelOutput::aux`].
+    pub record: bool,
+}
+
+/// What a head predicts for one task.
+#[derive(Debug, Clone)]
+pub enum Pred {
+    /// A binary task's logit `[batch]`.
+    Logit(Tensor<1>),
+    /// A binary task's probability `[batch]` (e.g. ESMM's product of probabilities).
+    Prob(Tensor<1>),
+    /// The core task's value on the transformed scale `[batch]`.
+    Value(Tensor<1>),
+}
+
+impl Pred {
+    /// The raw tensor.
+    pub fn tensor(&self) -> &Tensor<1> {
+        match self {
+            Pred::Logit(t) | Pred::Prob(t) | Pred::Value(t) => t,
+        }
+    }
+}
+
+/// A forward's result.
+#[derive(Debug, Clone)]
+pub struct ModelOutput {
+    /// One prediction per task, in chain order.
+    pub preds: Vec<Pred>,
+    /// The model's own loss terms (AITM's calibrator, …) as `(task index it is charged to,
+    /// scalar [1])`.
+    pub extra_losses: Vec<(usize, Tensor<1>)>,
+    /// Named intermediates recorded when `ForwardCtx::record` (e.g. IFU attention weights).
+    pub aux: Vec<(String, Tensor<2>)>,
+}
+
+/// What a constructor knows about the data.
+#[derive(Debug, Clone)]
+pub struct BuildInfo {
+    /// Vocabulary size per categorical field (index 0 = unseen).
+    pub vocabs: Vec<usize>,
+    /// Numeric feature count.
+    pub n_numeric: usize,
+    /// The task chain.
+    pub tasks: TaskChain,
+    /// Initial output bias per task: logit of the training positive rate, or the transformed
+    /// core target's training mean (SPEC §7).
+    pub init_bias: Vec<f32>,
+}
+
+/// The common interface of every model.
+pub trait MultiTaskModel {
+    /// The shared trunk: activations that depend on the shared parameters θ_s.
+    ///
+    /// The trainer may call it again with a copy of the same generator state (to push a
+    /// per-task gradient through it), so any noise must come from `ctx.rng`.
+    ///
+    /// # Shapes
+    /// each returned tensor is `[batch, width]`
+    fn shared(&self, batch: &Batch, ctx: &mut ForwardCtx) -> Vec<Tensor<2>>;
+
+    /// Task-specific part. `inputs[t]` is task t's copy of the trunk output.
+    fn heads(&self, inputs: &[Vec<Tensor<2>>], batch: &Batch, ctx: &mut ForwardCtx) -> ModelOutput;
+
+    /// True when task t's loss depends on the trunk only through `inputs[t]`.
+    fn separable(&self) -> bool;
+
+    /// Ids of the shared parameters θ_s (everything [`Self::shared`] reads).
+    fn shared_param_ids(&self) -> Vec<ParamId>;
+
+    /// Plain forward: the same trunk output for every task.
+    fn forward(&self, batch: &Batch, ctx: &mut ForwardCtx) -> ModelOutput {
+        let z = self.shared(batch, ctx);
+        let n = self.n_tasks();
+        let inputs = vec![z; n];
+        self.heads(&inputs, batch, ctx)
+    }
+
+    /// Number of tasks.
+    fn n_tasks(&self) -> usize;
+}
+
+/// Device helpers shared by models.
+pub fn device_of(batch: &Batch) -> Device {
+    batch.labels[0].device()
+}

@@ -1,0 +1,283 @@
+//! Gradient strategies: how per-task gradients of the shared parameters are combined.
+//!
+//! Every strategy here (plain sum, PCGrad, MetaBalance, HTLNet's adjustment) turns the raw
+//! per-task gradients `g_1..g_T` into adjusted ones that are *linear combinations* of the raw
+//! ones with scalar coefficients that depend only on their inner products. So a strategy is
+//! a function of the Gram matrix `K[i][j] = <g_i, g_j>`: it returns a matrix `A` with
+//! `adjusted_t = Σ_j A[t][j] g_j`, and the combined shared gradient is `Σ_t adjusted_t`.
+//! The trainer computes `K` from the per-task gradients once per step and forms the combined
+//! gradient as `Σ_j (Σ_t A[t][j]) g_j` — exact, and no flattening of parameters is needed.
+
+mod htl;
+mod metabalance;
+mod pcgrad;
+
+pub use htl::HtlAdjust;
+pub use metabalance::MetaBalance;
+pub use pcgrad::PcGrad;
+
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// The YAML `grad:` key: a name (`sum`) or a map with `name` and options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "lowercase", deny_unknown_fields)]
+pub enum GradSpec {
+    /// Plain sum of task losses (one backward; no per-task gradients).
+    Sum,
+    /// PCGrad (Yu et al., NeurIPS 2020).
+    Pcgrad {
+        /// Random projection order per step (as in the paper); false = chain order.
+        #[serde(default = "yes")]
+        shuffle: bool,
+    },
+    /// MetaBalance (He et al., WWW 2022), target = the core task.
+    Metabalance {
+        /// Relax factor r.
+        #[serde(default = "r_default")]
+        r: f64,
+        /// Moving-average factor of gradient norms.
+        #[serde(default = "beta_default")]
+        beta: f64,
+        /// Which auxiliary gradients are rescaled: `all`, `reduce` (only larger ones) or
+        /// `enlarge` (only smaller ones).
+        #[serde(default = "mode_default")]
+        mode: String,
+    },
+    /// HTLNet's adjustment (SPEC §2).
+    Htl {
+        /// Projection strength (1 = projection onto the normal plane).
+        #[serde(default = "one")]
+        alpha: f64,
+        /// Relaxation of the magnitude pull (the paper leaves it unknown).
+        #[serde(default = "gamma_default")]
+        gamma: f64,
+        /// Weight clip C: w ∈ [1/C, C].
+        #[serde(default = "clip_default")]
+        clip: f64,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> f64 {
+    1.0
+}
+fn r_default() -> f64 {
+    0.7
+}
+fn beta_default() -> f64 {
+    0.9
+}
+fn mode_default() -> String {
+    "all".into()
+}
+fn gamma_default() -> f64 {
+    0.1
+}
+fn clip_default() -> f64 {
+    10.0
+}
+
+impl GradSpec {
+    /// Parses `sum` / `htl` / `{name: htl, gamma: 0.2}`; errors list the valid names.
+    pub fn from_yaml(v: &serde_yaml::Value) -> Result<Self, String> {
+        let v = match v {
+            serde_yaml::Value::String(s) => {
+                let mut m = serde_yaml::Mapping::new();
+                m.insert("name".into(), s.clone().into());
+                serde_yaml::Value::Mapping(m)
+            }
+            other => other.clone(),
+        };
+        let spec: GradSpec = serde_yaml::from_value(v)
+            .map_err(|e| format!("{e} (valid strategies: sum, pcgrad, metabalance, htl)"))?;
+        if let GradSpec::Metabalance { mode, .. } = &spec {
+            if !["all", "reduce", "enlarge"].contains(&mode.as_str()) {
+                return Err(format!(
+                    "unknown metabalance mode `{mode}`; valid: all, reduce, enlarge"
+                ));
+            }
+        }
+        Ok(spec)
+    }
+
+    /// Short name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            GradSpec::Sum => "sum",
+            GradSpec::Pcgrad { .. } => "pcgrad",
+            GradSpec::Metabalance { .. } => "metabalance",
+            GradSpec::Htl { .. } => "htl",
+        }
+    }
+
+    /// Builds the strategy. `target` = index of the core task (or the last task).
+    pub fn build(&self, n_tasks: usize, target: usize) -> Option<Box<dyn GradientStrategy>> {
+        match self {
+            GradSpec::Sum => None,
+            GradSpec::Pcgrad { shuffle } => Some(Box::new(PcGrad { shuffle: *shuffle })),
+            GradSpec::Metabalance { r, beta, mode } => {
+                Some(Box::new(MetaBalance::new(n_tasks, target, *r, *beta, mode)))
+            }
+            GradSpec::Htl { alpha, gamma, clip } => Some(Box::new(HtlAdjust {
+                target,
+                alpha: *alpha,
+                gamma: *gamma,
+                clip: *clip,
+            })),
+        }
+    }
+}
+
+/// A per-task gradient strategy on the Gram matrix of the per-task shared gradients.
+pub trait GradientStrategy: Send {
+    /// `A` with `adjusted_t = Σ_j A[t][j] g_j`. `gram[i][j] = <g_i, g_j>`.
+    fn adjust(&mut self, gram: &[Vec<f64>], rng: &mut ChaCha8Rng) -> Vec<Vec<f64>>;
+}
+
+/// `aᵀ K b`.
+pub fn quad(a: &[f64], gram: &[Vec<f64>], b: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (i, ai) in a.iter().enumerate() {
+        if *ai == 0.0 {
+            continue;
+        }
+        for (j, bj) in b.iter().enumerate() {
+            s += ai * gram[i][j] * bj;
+        }
+    }
+    s
+}
+
+/// Unit vector `e_t` of length `n`.
+pub fn unit(n: usize, t: usize) -> Vec<f64> {
+    let mut v = vec![0.0; n];
+    v[t] = 1.0;
+    v
+}
+
+/// Coefficients of the combined gradient: column sums of `A`.
+pub fn combined(a: &[Vec<f64>]) -> Vec<f64> {
+    let n = a.first().map_or(0, Vec::len);
+    (0..n).map(|j| a.iter().map(|row| row[j]).sum()).collect()
+}
+
+/// One row of `grad_stats.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradStat {
+    /// Task index.
+    pub task: usize,
+    /// `|g_t|` before adjustment.
+    pub norm_raw: f64,
+    /// `|adjusted_t|`.
+    pub norm_adjusted: f64,
+    /// `cos(g_t, g_core)` (NaN when either is zero).
+    pub cos_core: f64,
+}
+
+/// Per-task statistics of an adjustment, from the Gram matrix alone.
+pub fn grad_stats(gram: &[Vec<f64>], a: &[Vec<f64>], target: usize) -> Vec<GradStat> {
+    (0..gram.len())
+        .map(|t| {
+            let norm_raw = gram[t][t].max(0.0).sqrt();
+            let norm_adjusted = quad(&a[t], gram, &a[t]).max(0.0).sqrt();
+            let denom = norm_raw * gram[target][target].max(0.0).sqrt();
+            let cos_core = if denom > 0.0 {
+                gram[t][target] / denom
+            } else {
+                f64::NAN
+            };
+            GradStat {
+                task: t,
+                norm_raw,
+                norm_adjusted,
+                cos_core,
+            }
+        })
+        .collect()
+}
+
+/// Helpers for tests on explicit vectors.
+#[cfg(test)]
+pub(crate) mod testutil {
+    /// Gram matrix of explicit vectors.
+    pub fn gram(v: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        v.iter()
+            .map(|a| {
+                v.iter()
+                    .map(|b| a.iter().zip(b).map(|(x, y)| x * y).sum())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Materialises `A · V`.
+    pub fn apply_a(a: &[Vec<f64>], v: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        a.iter()
+            .map(|row| {
+                let mut out = vec![0.0; v[0].len()];
+                for (c, vec) in row.iter().zip(v) {
+                    for (o, x) in out.iter_mut().zip(vec) {
+                        *o += c * x;
+                    }
+                }
+                out
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::{apply_a, gram};
+    use super::*;
+
+    #[test]
+    fn grad_spec_parses_names_and_maps() {
+        let s: serde_yaml::Value = serde_yaml::from_str("htl").unwrap();
+        assert_eq!(
+            GradSpec::from_yaml(&s).unwrap(),
+            GradSpec::Htl {
+                alpha: 1.0,
+                gamma: 0.1,
+                clip: 10.0
+            }
+        );
+        let m: serde_yaml::Value = serde_yaml::from_str("{name: htl, gamma: 0.5}").unwrap();
+        assert_eq!(
+            GradSpec::from_yaml(&m).unwrap(),
+            GradSpec::Htl {
+                alpha: 1.0,
+                gamma: 0.5,
+                clip: 10.0
+            }
+        );
+        let bad: serde_yaml::Value = serde_yaml::from_str("magic").unwrap();
+        let e = GradSpec::from_yaml(&bad).unwrap_err();
+        assert!(
+            e.contains("valid strategies: sum, pcgrad, metabalance, htl"),
+            "{e}"
+        );
+        let bad_key: serde_yaml::Value = serde_yaml::from_str("{name: htl, gama: 0.5}").unwrap();
+        assert!(GradSpec::from_yaml(&bad_key)
+            .unwrap_err()
+            .contains("unknown field `gama`"));
+    }
+
+    #[test]
+    fn stats_from_gram_match_explicit_vectors() {
+        let v = vec![vec![1.0, 0.0], vec![-1.0, 1.0], vec![0.0, 2.0]];
+        let k = gram(&v);
+        let a = vec![unit(3, 0), vec![0.5, 1.0, 0.0], unit(3, 2)];
+        let s = grad_stats(&k, &a, 2);
+        let _ = apply_a(&a, &v);
+        assert!((s[1].norm_raw - 2f64.sqrt()).abs() < 1e-12);
+        // adjusted_1 = 0.5*(1,0) + (-1,1) = (-0.5, 1) → norm sqrt(1.25)
+        assert!((s[1].norm_adjusted - 1.25f64.sqrt()).abs() < 1e-12);
+        // cos((-1,1),(0,2)) = 2 / (sqrt2 * 2)
+        assert!((s[1].cos_core - 1.0 / 2f64.sqrt()).abs() < 1e-12);
+        assert!(s[0].cos_core.abs() < 1e-12);
+    }
+}

@@ -1,0 +1,440 @@
+//! The cell runner: expands an experiment, skips finished cells, trains the rest (side by
+//! side on CPU with rayon), isolates failures, writes results atomically and summarises.
+
+mod store;
+
+pub use store::{write_atomic, ResultStore, RunLock};
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use burn::tensor::Device;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::config::{CellConfig, Experiment};
+use crate::data::Dataset;
+use crate::report::summary::{long_rows, summarise, summary_markdown, CellMetrics};
+use crate::train::{train_cell, TrainError, TrainOutcome};
+
+/// Options of `htl run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Result folder (default `results/<experiment name>`).
+    pub out: Option<PathBuf>,
+    /// Cells trained at once (default: the number of cores).
+    pub jobs: Option<usize>,
+    /// No progress bars.
+    pub quiet: bool,
+    /// Retrain finished cells.
+    pub force: bool,
+    /// Write `predictions.csv` for the test split.
+    pub save_predictions: bool,
+    /// Only cells whose variant label, model or seed matches one of these.
+    pub only: Vec<String>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    /// Result folder.
+    pub root: PathBuf,
+    /// Cells in the experiment (after `--only`).
+    pub total: usize,
+    /// Cells skipped because they had finished before.
+    pub skipped: usize,
+    /// Cells trained now.
+    pub trained: usize,
+    /// `(cell id, reason)` of failed cells.
+    pub failed: Vec<(String, String)>,
+    /// The summary table as Markdown.
+    pub summary_md: String,
+}
+
+/// The device a run uses, from the CLI / YAML name.
+pub fn device_from_name(name: &str) -> Result<Device, String> {
+    match name {
+        "cpu" | "flex" => Ok(Device::flex()),
+        other => Err(format!(
+            "unknown device `{other}`; this build supports: cpu (the flex backend). libtorch and CUDA devices are not built in yet"
+        )),
+    }
+}
+
+/// Runs every unfinished cell of `exp` on `data`.
+pub fn run_experiment(
+    exp: &Experiment,
+    data: &Dataset,
+    device: &Device,
+    opts: &RunOptions,
+) -> Result<RunSummary, String> {
+    let root = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
+    let store = ResultStore::new(&root);
+    let _lock = RunLock::acquire(&root)?;
+    let started = now_rfc3339();
+    let cells: Vec<&CellConfig> = exp
+        .cells
+        .iter()
+        .filter(|c| matches_only(c, &opts.only))
+        .collect();
+    if cells.is_empty() {
+        return Err(format!(
+            "--only {} matches no cell; variants: {}",
+            opts.only.join(","),
+            exp.variants.join(", ")
+        ));
+    }
+    let mut todo = Vec::new();
+    let mut skipped = 0;
+    for c in &cells {
+        let id = c.id();
+        if opts.force {
+            store
+                .clear_cell(&id)
+                .map_err(|e| format!("cannot clear {}: {e}", store.cell_dir(&id).display()))?;
+        }
+        if store.is_finished(&id) {
+            skipped += 1;
+        } else {
+            let _ = store.clear_cell(&id);
+            todo.push((*c, id));
+        }
+    }
+    write_manifest(&store, exp, &started, None)?;
+    let show = !opts.quiet && std::io::stderr().is_terminal();
+    let multi = MultiProgress::with_draw_target(if show {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let bar = multi.add(ProgressBar::new(todo.len() as u64));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "cells {pos}/{len} [{elapsed_precise}<{eta_precise}] {wide_bar} {msg}",
+        )
+        .expect("template"),
+    );
+    if skipped > 0 {
+        bar.println(format!(
+            "{skipped} finished cell(s) kept; training {}",
+            todo.len()
+        ));
+    }
+    let jobs = opts
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let failed = Mutex::new(Vec::new());
+    let done = AtomicUsize::new(0);
+    pool.install(|| {
+        todo.par_iter().for_each(|(cell, id)| {
+            let epoch_bar = multi.add(ProgressBar::new(cell.train.epochs as u64));
+            epoch_bar.set_style(
+                ProgressStyle::with_template("  {msg:40} epoch {pos}/{len}").expect("template"),
+            );
+            epoch_bar.set_message(id.clone());
+            let progress = |e: usize, _max: usize| epoch_bar.set_position(e as u64);
+            let t0 = Instant::now();
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                train_cell(cell, data, device, &progress)
+            }));
+            let result = match result {
+                Ok(r) => r,
+                Err(p) => Err(TrainError::Other(format!(
+                    "internal error (panic): {}",
+                    panic_text(&p)
+                ))),
+            };
+            let secs = t0.elapsed().as_secs_f64();
+            let written = match &result {
+                Ok(out) => write_cell(&store, id, cell, data, out, secs, opts.save_predictions),
+                Err(e) => write_failed(&store, id, cell, &e.to_string()),
+            };
+            if let Err(e) = &result {
+                failed
+                    .lock()
+                    .expect("lock")
+                    .push((id.clone(), e.to_string()));
+                bar.println(format!("cell {id} failed: {e}"));
+            }
+            if let Err(e) = written {
+                failed
+                    .lock()
+                    .expect("lock")
+                    .push((id.clone(), format!("writing results: {e}")));
+            }
+            epoch_bar.finish_and_clear();
+            done.fetch_add(1, Ordering::Relaxed);
+            bar.inc(1);
+        });
+    });
+    bar.finish_and_clear();
+    let failed = failed.into_inner().expect("lock");
+    let summary_md = write_summaries(&store, exp, &cells)?;
+    write_manifest(&store, exp, &started, Some(&now_rfc3339()))?;
+    Ok(RunSummary {
+        root,
+        total: cells.len(),
+        skipped,
+        trained: done.into_inner(),
+        failed,
+        summary_md,
+    })
+}
+
+fn matches_only(c: &CellConfig, only: &[String]) -> bool {
+    only.is_empty()
+        || only.iter().any(|o| {
+            o == &c.variant
+                || o == &c.model
+                || o.parse::<u64>().ok() == Some(c.seed)
+                || o == "constant" && c.model == "constant"
+        })
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+fn io(e: std::io::Error) -> String {
+    e.to_string()
+}
+
+fn write_cell(
+    store: &ResultStore,
+    id: &str,
+    cell: &CellConfig,
+    data: &Dataset,
+    out: &TrainOutcome,
+    secs: f64,
+    save_predictions: bool,
+) -> Result<(), String> {
+    store
+        .write_cell(
+            id,
+            "config.yaml",
+            serde_yaml::to_string(cell)
+                .map_err(|e| e.to_string())?
+                .as_bytes(),
+        )
+        .map_err(io)?;
+    let names: Vec<&str> = data.tasks.tasks().iter().map(|t| t.name.as_str()).collect();
+    if !out.curves.is_empty() {
+        store
+            .write_cell(
+                id,
+                "curves.csv",
+                crate::report::csv::curves_csv(&names, &out.curves).as_bytes(),
+            )
+            .map_err(io)?;
+    }
+    if !out.grad_stats.is_empty() {
+        let mut s = String::from("step,task,norm_raw,norm_adjusted,cos_core\n");
+        for (step, g) in &out.grad_stats {
+            let _ = writeln!(
+                s,
+                "{step},{},{},{},{}",
+                names[g.task], g.norm_raw, g.norm_adjusted, g.cos_core
+            );
+        }
+        store
+            .write_cell(id, "grad_stats.csv", s.as_bytes())
+            .map_err(io)?;
+    }
+    if save_predictions {
+        let mut s = names
+            .iter()
+            .map(|n| format!("{n},{n}_pred"))
+            .collect::<Vec<_>>()
+            .join(",");
+        s.push('\n');
+        for r in 0..out.test_labels.first().map_or(0, Vec::len) {
+            let row: Vec<String> = (0..names.len())
+                .map(|t| format!("{},{}", out.test_labels[t][r], out.test_predictions[t][r]))
+                .collect();
+            s.push_str(&row.join(","));
+            s.push('\n');
+        }
+        store
+            .write_cell(id, "predictions.csv", s.as_bytes())
+            .map_err(io)?;
+    }
+    let info = serde_json::json!({
+        "seconds": secs,
+        "best_epoch": out.best_epoch,
+        "steps": out.steps,
+        "backend": "flex",
+        "grad": cell.grad.name(),
+        "finished": now_rfc3339(),
+    });
+    store
+        .write_cell(
+            id,
+            "cell.json",
+            serde_json::to_string_pretty(&info)
+                .expect("json")
+                .as_bytes(),
+        )
+        .map_err(io)?;
+    let metrics = serde_json::to_string_pretty(&out.metrics).map_err(|e| e.to_string())?;
+    store
+        .write_cell(id, "metrics.json", metrics.as_bytes())
+        .map_err(io)
+}
+
+fn write_failed(
+    store: &ResultStore,
+    id: &str,
+    cell: &CellConfig,
+    reason: &str,
+) -> Result<(), String> {
+    store
+        .write_cell(
+            id,
+            "config.yaml",
+            serde_yaml::to_string(cell)
+                .map_err(|e| e.to_string())?
+                .as_bytes(),
+        )
+        .map_err(io)?;
+    let v = serde_json::json!({ "reason": reason, "at": now_rfc3339() });
+    store
+        .write_cell(
+            id,
+            "failed.json",
+            serde_json::to_string_pretty(&v).expect("json").as_bytes(),
+        )
+        .map_err(io)
+}
+
+/// Reads the stored results of `cells` and writes `cells.csv`, `summary.csv`, `summary.md`.
+fn write_summaries(
+    store: &ResultStore,
+    exp: &Experiment,
+    cells: &[&CellConfig],
+) -> Result<String, String> {
+    let mut stored = Vec::new();
+    for c in cells {
+        let id = c.id();
+        if let Some(text) = store.read_cell(&id, "metrics.json") {
+            let metrics = serde_json::from_str(&text)
+                .map_err(|e| format!("{}: {e}", store.cell_file(&id, "metrics.json").display()))?;
+            stored.push(CellMetrics {
+                variant: c.variant.clone(),
+                model: c.model.clone(),
+                seed: c.seed,
+                metrics,
+                failed: None,
+            });
+        } else if let Some(text) = store.read_cell(&id, "failed.json") {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            let reason = v["reason"].as_str().unwrap_or("failed").to_string();
+            stored.push(CellMetrics {
+                variant: c.variant.clone(),
+                model: c.model.clone(),
+                seed: c.seed,
+                metrics: Default::default(),
+                failed: Some(reason),
+            });
+        }
+    }
+    store
+        .write_top("cells.csv", long_rows(&stored).as_bytes())
+        .map_err(io)?;
+    let summary = summarise(&stored, &exp.variants);
+    store
+        .write_top(
+            "summary.csv",
+            crate::report::csv::summary_csv(&summary).as_bytes(),
+        )
+        .map_err(io)?;
+    let md = summary_markdown(&exp.name, &summary, &stored);
+    store.write_top("summary.md", md.as_bytes()).map_err(io)?;
+    Ok(md)
+}
+
+fn write_manifest(
+    store: &ResultStore,
+    exp: &Experiment,
+    started: &str,
+    ended: Option<&str>,
+) -> Result<(), String> {
+    let git = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let dirty = std::process::Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| !o.stdout.is_empty());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let v = serde_json::json!({
+        "experiment": exp.name,
+        "experiment_file": exp.path.display().to_string(),
+        "git_revision": git,
+        "git_dirty": dirty,
+        "htlbench": env!("CARGO_PKG_VERSION"),
+        "crates": {"burn": "0.22.1", "polars": "0.55", "rustc": option_env!("RUSTC_VERSION").unwrap_or("see Cargo.lock")},
+        "backend": "flex",
+        "device": "cpu",
+        "machine": {"host": host, "os": std::env::consts::OS, "arch": std::env::consts::ARCH,
+                     "cores": std::thread::available_parallelism().map_or(1, |n| n.get())},
+        "started": started,
+        "ended": ended,
+        "cells": exp.cells.len(),
+    });
+    store
+        .write_top(
+            "manifest.json",
+            serde_json::to_string_pretty(&v).expect("json").as_bytes(),
+        )
+        .map_err(io)
+}
+
+/// Current UTC time as `YYYY-MM-DDTHH:MM:SSZ`, without a date crate.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // civil-from-days (Howard Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
