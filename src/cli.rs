@@ -189,8 +189,8 @@ pub fn main() -> Result<()> {
             if let Some(d) = dependence {
                 cfg.dependence = d;
             }
-            let mut df = data::synthetic::generate(&cfg)?;
-            data::synthetic::write_table(&mut df, &out)?;
+            let df = data::synthetic::generate(&cfg)?;
+            data::synthetic::write_table(&df, &out)?;
             println!("wrote {} rows to {}", df.height(), out.display());
             Ok(())
         }
