@@ -5,6 +5,8 @@
 
 pub mod ifu;
 pub mod leu;
+#[cfg(test)]
+mod tests;
 
 use burn::module::{list_param_ids, Module, ParamId};
 use burn::tensor::activation::sigmoid;

@@ -5,6 +5,9 @@ mod batches;
 mod step;
 
 pub use batches::{CoreTransform, Prepared};
+#[doc(hidden)]
+pub use step::task_losses as step_losses_for_tests;
+pub use step::task_losses;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
