@@ -286,9 +286,14 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
                 ))
             })?;
         let entry = find_model(&model).ok_or_else(|| {
-            let names: Vec<&str> = crate::model::registry().iter().map(|e| e.name).collect();
+            let names: Vec<String> = crate::model::registry().iter().map(|e| e.name.to_string()).collect();
+            let close = crate::data::error::close_matches(&model, &names);
+            let hint = match close.first() {
+                Some(c) => format!(" (did you mean `{c}`?)"),
+                None => String::new(),
+            };
             ConfigError(format!(
-                "{file}: key `{key}.model`: unknown model `{model}`; registered models: {}",
+                "{file}: key `{key}.model`: unknown model `{model}`{hint}; registered models: {}",
                 names.join(", ")
             ))
         })?;
@@ -325,7 +330,12 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
             });
         }
     }
-    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base_dir = if parent.is_absolute() {
+        parent
+    } else {
+        std::env::current_dir().map(|d| d.join(&parent)).unwrap_or(parent)
+    };
     Ok(Experiment {
         name,
         path: path.to_path_buf(),
