@@ -9,7 +9,9 @@ fn htl() -> Command {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/data")
+        .join(name)
 }
 
 /// Writes `yaml` to `<dir>/<name>.yaml`, runs `htl run` on it and returns (exit code, stderr).
@@ -65,7 +67,11 @@ fn unknown_top_level_key_lists_valid_ones() {
 #[test]
 fn unknown_model_lists_registered_ones() {
     let d = tempfile::tempdir().unwrap();
-    let (code, err, _) = run_yaml(d.path(), "model", "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnett}]\n");
+    let (code, err, _) = run_yaml(
+        d.path(),
+        "model",
+        "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnett}]\n",
+    );
     assert_eq!(code, 2);
     let names: Vec<&str> = htlbench::model::registry().iter().map(|e| e.name).collect();
     assert_eq!(
@@ -106,7 +112,10 @@ fn unknown_gradient_strategy() {
 
 #[test]
 fn missing_experiment_file() {
-    let out = htl().args(["run", "/nonexistent/exp.yaml"]).output().unwrap();
+    let out = htl()
+        .args(["run", "/nonexistent/exp.yaml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
@@ -210,23 +219,56 @@ fn tiny_experiment_trains_resumes_and_reruns_identically() {
     std::fs::write(&exp, TINY).unwrap();
     let out_a = d.path().join("a");
     // 1. Only seed 1 (as if the run had been killed after some cells).
-    let o = htl().arg("run").arg(&exp).args(["--quiet", "--only", "1", "--save-predictions", "--out"]).arg(&out_a).output().unwrap();
+    let o = htl()
+        .arg("run")
+        .arg(&exp)
+        .args(["--quiet", "--only", "1", "--save-predictions", "--out"])
+        .arg(&out_a)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("(3 cells: 3 trained now, 0 kept from earlier runs, 0 failed)"));
+    assert!(String::from_utf8_lossy(&o.stdout)
+        .contains("(3 cells: 3 trained now, 0 kept from earlier runs, 0 failed)"));
     // 2. The full run trains only the missing cells.
-    let o = htl().arg("run").arg(&exp).args(["--quiet", "--save-predictions", "--out"]).arg(&out_a).output().unwrap();
+    let o = htl()
+        .arg("run")
+        .arg(&exp)
+        .args(["--quiet", "--save-predictions", "--out"])
+        .arg(&out_a)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
-    assert!(stdout.contains("(6 cells: 3 trained now, 3 kept from earlier runs, 0 failed)"), "{stdout}");
+    assert!(
+        stdout.contains("(6 cells: 3 trained now, 3 kept from earlier runs, 0 failed)"),
+        "{stdout}"
+    );
     // The printed summary has a row per variant with per-task metrics.
-    for needle in ["| constant |", "| HTLNet |", "| SB |", "click auc", "long_view logloss", "watch_time nrmse", "watch_time spearman"] {
+    for needle in [
+        "| constant |",
+        "| HTLNet |",
+        "| SB |",
+        "click auc",
+        "long_view logloss",
+        "watch_time nrmse",
+        "watch_time spearman",
+    ] {
         assert!(stdout.contains(needle), "summary lacks {needle}: {stdout}");
     }
     // 3. Same cells with one job into another folder: byte-identical metrics.json.
     let out_b = d.path().join("b");
-    let o = htl().arg("run").arg(&exp).args(["--quiet", "--jobs", "1", "--out"]).arg(&out_b).output().unwrap();
+    let o = htl()
+        .arg("run")
+        .arg(&exp)
+        .args(["--quiet", "--jobs", "1", "--out"])
+        .arg(&out_b)
+        .output()
+        .unwrap();
     assert!(o.status.success());
-    let cells: Vec<_> = std::fs::read_dir(out_a.join("cells")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let cells: Vec<_> = std::fs::read_dir(out_a.join("cells"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(cells.len(), 6);
     for c in &cells {
         let a = std::fs::read(out_a.join("cells").join(c).join("metrics.json")).unwrap();
@@ -237,13 +279,19 @@ fn tiny_experiment_trains_resumes_and_reruns_identically() {
     for f in ["manifest.json", "cells.csv", "summary.csv", "summary.md"] {
         assert!(out_a.join(f).is_file(), "{f}");
     }
-    let htl_cell = cells.iter().find(|c| c.to_string_lossy().starts_with("htlnet-s1-")).unwrap();
+    let htl_cell = cells
+        .iter()
+        .find(|c| c.to_string_lossy().starts_with("htlnet-s1-"))
+        .unwrap();
     let cdir = out_a.join("cells").join(htl_cell);
     let grad = std::fs::read_to_string(cdir.join("grad_stats.csv")).unwrap();
     assert!(grad.starts_with("step,task,norm_raw,norm_adjusted,cos_core\n0,click,"));
     let preds = std::fs::read_to_string(cdir.join("predictions.csv")).unwrap();
-    assert!(preds.starts_with("click,click_pred,long_view,long_view_pred,watch_time,watch_time_pred\n"));
-    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(cdir.join("metrics.json")).unwrap()).unwrap();
+    assert!(
+        preds.starts_with("click,click_pred,long_view,long_view_pred,watch_time,watch_time_pred\n")
+    );
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cdir.join("metrics.json")).unwrap()).unwrap();
     for split in ["valid", "test"] {
         assert!(metrics[split]["click"]["auc"].as_f64().unwrap() > 0.5);
         assert!(metrics[split]["watch_time"]["nrmse"].as_f64().unwrap() > 0.0);
@@ -269,14 +317,30 @@ fn data_gen_writes_csv_and_parquet_identically_per_seed() {
     let d = tempfile::tempdir().unwrap();
     for ext in ["csv", "parquet"] {
         let p = d.path().join(format!("s.{ext}"));
-        let o = htl().args(["data", "gen", "--rows", "500", "--seed", "4", "--out"]).arg(&p).output().unwrap();
+        let o = htl()
+            .args(["data", "gen", "--rows", "500", "--seed", "4", "--out"])
+            .arg(&p)
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert!(p.is_file());
     }
     let p2 = d.path().join("t.csv");
-    htl().args(["data", "gen", "--rows", "500", "--seed", "4", "--out"]).arg(&p2).output().unwrap();
-    assert_eq!(std::fs::read(d.path().join("s.csv")).unwrap(), std::fs::read(&p2).unwrap());
-    let bad = htl().args(["data", "gen", "--rows", "5", "--out"]).arg(d.path().join("x.json")).output().unwrap();
+    htl()
+        .args(["data", "gen", "--rows", "500", "--seed", "4", "--out"])
+        .arg(&p2)
+        .output()
+        .unwrap();
+    assert_eq!(
+        std::fs::read(d.path().join("s.csv")).unwrap(),
+        std::fs::read(&p2).unwrap()
+    );
+    let bad = htl()
+        .args(["data", "gen", "--rows", "5", "--out"])
+        .arg(d.path().join("x.json"))
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("unsupported extension; supported: .csv, .parquet"));
+    assert!(String::from_utf8_lossy(&bad.stderr)
+        .contains("unsupported extension; supported: .csv, .parquet"));
 }

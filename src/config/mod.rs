@@ -94,6 +94,9 @@ pub struct RawVariant {
     /// Training overrides for this variant.
     #[serde(default)]
     pub train: serde_yaml::Mapping,
+    /// Grid for this variant (merged over the experiment's `grid`, key by key).
+    #[serde(default)]
+    pub grid: BTreeMap<String, Vec<serde_yaml::Value>>,
 }
 
 /// The experiment file as written.
@@ -120,6 +123,11 @@ pub struct RawExperiment {
     pub base: RawVariant,
     /// The model variants.
     pub variants: Vec<RawVariant>,
+    /// Cartesian grid applied to every variant: `options.<key>` (or a bare model option),
+    /// `train.<key>` or `grad.<key>` → list of values. Each point becomes its own variant
+    /// labelled `<label> [key=value, …]`.
+    #[serde(default)]
+    pub grid: BTreeMap<String, Vec<serde_yaml::Value>>,
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -276,65 +284,79 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
     }
     for (i, v) in raw.variants.iter().enumerate() {
         let key = format!("variants[{i}]");
-        let model = v
-            .model
-            .clone()
-            .or_else(|| raw.base.model.clone())
-            .ok_or_else(|| {
-                ConfigError(format!(
-                    "{file}: key `{key}.model` is missing; name a model (`htl models` lists them)"
-                ))
-            })?;
-        let entry = find_model(&model).ok_or_else(|| {
-            let names: Vec<String> = crate::model::registry().iter().map(|e| e.name.to_string()).collect();
-            let close = crate::data::error::close_matches(&model, &names);
-            let hint = match close.first() {
-                Some(c) => format!(" (did you mean `{c}`?)"),
-                None => String::new(),
-            };
-            ConfigError(format!(
-                "{file}: key `{key}.model`: unknown model `{model}`{hint}; registered models: {}",
-                names.join(", ")
-            ))
-        })?;
-        let options = merge(&raw.base.options, &v.options);
-        let options = (entry.resolve)(&serde_yaml::Value::Mapping(options)).map_err(|e| {
-            ConfigError(format!(
-                "{file}: key `{key}.options` (model `{model}`): {e}"
-            ))
-        })?;
-        let grad_v = v
-            .grad
-            .clone()
-            .or_else(|| raw.base.grad.clone())
-            .unwrap_or_else(|| serde_yaml::Value::String(entry.default_grad.into()));
-        let grad = GradSpec::from_yaml(&grad_v)
-            .map_err(|e| ConfigError(format!("{file}: key `{key}.grad`: {e}")))?;
-        let train = train_of(&v.train, &format!("{key}.train"))?;
-        let label = v.label.clone().unwrap_or_else(|| model.clone());
-        if variants.contains(&label) {
-            return Err(ConfigError(format!(
-                "{file}: key `{key}.label`: two variants are labelled `{label}`; give each a distinct `label`"
-            )));
+        let mut grid = raw.grid.clone();
+        grid.extend(v.grid.clone());
+        for (gk, values) in &grid {
+            if values.is_empty() {
+                return Err(ConfigError(format!(
+                    "{file}: key `grid.{gk}` has no values; list at least one"
+                )));
+            }
         }
-        variants.push(label.clone());
-        for &seed in &raw.seeds {
-            cells.push(CellConfig {
-                variant: label.clone(),
-                model: model.clone(),
-                options: options.clone(),
-                grad: grad.clone(),
-                train: train.clone(),
-                dataset: raw.dataset.clone(),
-                seed,
-            });
+        for point in grid_points(&grid) {
+            let mut v = v.clone();
+            let mut suffix = Vec::new();
+            for (gk, value) in &point {
+                let (section, name) = match gk.split_once('.') {
+                    Some((s, n)) if ["options", "train", "grad"].contains(&s) => (s, n),
+                    Some(_) => {
+                        return Err(ConfigError(format!(
+                            "{file}: grid key `{gk}`: the prefix must be `options.`, `train.` or `grad.` (or no prefix for a model option)"
+                        )))
+                    }
+                    None => ("options", gk.as_str()),
+                };
+                let k: serde_yaml::Value = name.into();
+                match section {
+                    "options" => {
+                        v.options.insert(k, value.clone());
+                    }
+                    "train" => {
+                        v.train.insert(k, value.clone());
+                    }
+                    _ => {
+                        let mut m = serde_yaml::Mapping::new();
+                        match v.grad.clone().or_else(|| raw.base.grad.clone()) {
+                            Some(serde_yaml::Value::String(n)) => {
+                                m.insert("name".into(), n.into());
+                            }
+                            Some(serde_yaml::Value::Mapping(g)) => m = g,
+                            _ => {
+                                return Err(ConfigError(format!(
+                                    "{file}: grid key `{gk}` needs the variant to name its `grad:` strategy"
+                                )))
+                            }
+                        }
+                        m.insert(k, value.clone());
+                        v.grad = Some(serde_yaml::Value::Mapping(m));
+                    }
+                }
+                suffix.push(format!("{name}={}", yaml_scalar(value)));
+            }
+            let label_suffix = if suffix.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", suffix.join(", "))
+            };
+            push_variant(
+                &raw,
+                &v,
+                &key,
+                &label_suffix,
+                &train_of,
+                file.to_string(),
+                &mut variants,
+                &mut cells,
+            )?;
         }
     }
     let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let base_dir = if parent.is_absolute() {
         parent
     } else {
-        std::env::current_dir().map(|d| d.join(&parent)).unwrap_or(parent)
+        std::env::current_dir()
+            .map(|d| d.join(&parent))
+            .unwrap_or(parent)
     };
     Ok(Experiment {
         name,
@@ -344,6 +366,108 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
         cells,
         variants,
     })
+}
+
+/// Every point of a cartesian grid, keys in sorted order (one empty point for no grid).
+fn grid_points(
+    grid: &BTreeMap<String, Vec<serde_yaml::Value>>,
+) -> Vec<Vec<(String, serde_yaml::Value)>> {
+    let mut points = vec![Vec::new()];
+    for (k, values) in grid {
+        let mut next = Vec::with_capacity(points.len() * values.len());
+        for p in &points {
+            for v in values {
+                let mut q = p.clone();
+                q.push((k.clone(), v.clone()));
+                next.push(q);
+            }
+        }
+        points = next;
+    }
+    points
+}
+
+fn yaml_scalar(v: &serde_yaml::Value) -> String {
+    match v {
+        serde_yaml::Value::String(s) => s.clone(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_variant(
+    raw: &RawExperiment,
+    v: &RawVariant,
+    key: &str,
+    label_suffix: &str,
+    train_of: &dyn Fn(&serde_yaml::Mapping, &str) -> Result<TrainConfig, ConfigError>,
+    file: String,
+    variants: &mut Vec<String>,
+    cells: &mut Vec<CellConfig>,
+) -> Result<(), ConfigError> {
+    let model = v
+        .model
+        .clone()
+        .or_else(|| raw.base.model.clone())
+        .ok_or_else(|| {
+            ConfigError(format!(
+                "{file}: key `{key}.model` is missing; name a model (`htl models` lists them)"
+            ))
+        })?;
+    let entry = find_model(&model).ok_or_else(|| {
+        let names: Vec<String> = crate::model::registry()
+            .iter()
+            .map(|e| e.name.to_string())
+            .collect();
+        let close = crate::data::error::close_matches(&model, &names);
+        let hint = match close.first() {
+            Some(c) => format!(" (did you mean `{c}`?)"),
+            None => String::new(),
+        };
+        ConfigError(format!(
+            "{file}: key `{key}.model`: unknown model `{model}`{hint}; registered models: {}",
+            names.join(", ")
+        ))
+    })?;
+    let options = merge(&raw.base.options, &v.options);
+    let options = (entry.resolve)(&serde_yaml::Value::Mapping(options)).map_err(|e| {
+        ConfigError(format!(
+            "{file}: key `{key}.options` (model `{model}`): {e}"
+        ))
+    })?;
+    let grad_v = v
+        .grad
+        .clone()
+        .or_else(|| raw.base.grad.clone())
+        .unwrap_or_else(|| serde_yaml::Value::String(entry.default_grad.into()));
+    let grad = GradSpec::from_yaml(&grad_v)
+        .map_err(|e| ConfigError(format!("{file}: key `{key}.grad`: {e}")))?;
+    let train = train_of(&v.train, &format!("{key}.train"))?;
+    let label = format!(
+        "{}{label_suffix}",
+        v.label.clone().unwrap_or_else(|| model.clone())
+    );
+    if variants.contains(&label) {
+        return Err(ConfigError(format!(
+            "{file}: key `{key}.label`: two variants are labelled `{label}`; give each a distinct `label`"
+        )));
+    }
+    variants.push(label.clone());
+    for &seed in &raw.seeds {
+        cells.push(CellConfig {
+            variant: label.clone(),
+            model: model.clone(),
+            options: options.clone(),
+            grad: grad.clone(),
+            train: train.clone(),
+            dataset: raw.dataset.clone(),
+            seed,
+        });
+    }
+    Ok(())
 }
 
 fn validate_train(t: &TrainConfig) -> Result<(), String> {
@@ -364,3 +488,6 @@ fn validate_train(t: &TrainConfig) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,151 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Experiment, ConfigError> {
+    parse_experiment(text, Path::new("exp.yaml"))
+}
+
+const BASE: &str = "dataset: {synthetic: {rows: 1000}}\nseeds: [1, 2]\n";
+
+#[test]
+fn cells_are_variants_times_seeds_with_the_constant_row_first() {
+    let e = parse(&format!(
+        "{BASE}variants: [{{model: htlnet}}, {{label: SB, model: shared_bottom}}]\n"
+    ))
+    .unwrap();
+    assert_eq!(e.variants, vec!["constant", "htlnet", "SB"]);
+    assert_eq!(e.cells.len(), 6);
+    assert_eq!(e.name, "exp");
+    assert!(e.cells[0].id().starts_with("constant-s1-"));
+}
+
+#[test]
+fn ids_are_stable_when_unrelated_variants_are_added_or_keys_reordered() {
+    let a = parse(&format!(
+        "{BASE}variants: [{{label: A, model: htlnet, options: {{leu: false, ifu: concat}}}}]\n"
+    ))
+    .unwrap();
+    let b = parse(&format!(
+        "{BASE}variants: [{{label: Z, model: shared_bottom}}, {{options: {{ifu: concat, leu: false}}, model: htlnet, label: A}}]\n"
+    ))
+    .unwrap();
+    let ida: Vec<String> = a
+        .cells
+        .iter()
+        .filter(|c| c.variant == "A")
+        .map(CellConfig::id)
+        .collect();
+    let idb: Vec<String> = b
+        .cells
+        .iter()
+        .filter(|c| c.variant == "A")
+        .map(CellConfig::id)
+        .collect();
+    assert_eq!(ida, idb);
+    // A different option is a different cell.
+    let c = parse(&format!(
+        "{BASE}variants: [{{label: A, model: htlnet, options: {{leu: true, ifu: concat}}}}]\n"
+    ))
+    .unwrap();
+    assert_ne!(c.cells[2].id(), a.cells[2].id());
+}
+
+#[test]
+fn base_block_is_inherited_and_overridden_key_by_key() {
+    let e = parse(&format!(
+        "{BASE}base: {{model: htlnet, options: {{embed_dim: 8, leu: false}}, grad: pcgrad, train: {{lr: 0.01}}}}\nvariants: [{{label: a}}, {{label: b, options: {{leu: true}}, grad: sum, train: {{epochs: 3}}}}]\n"
+    ))
+    .unwrap();
+    let a = e.cells.iter().find(|c| c.variant == "a").unwrap();
+    let b = e.cells.iter().find(|c| c.variant == "b").unwrap();
+    assert_eq!(a.options["embed_dim"], serde_yaml::Value::from(8));
+    assert_eq!(a.options["leu"], serde_yaml::Value::from(false));
+    assert_eq!(b.options["embed_dim"], serde_yaml::Value::from(8));
+    assert_eq!(b.options["leu"], serde_yaml::Value::from(true));
+    assert_eq!(a.grad.name(), "pcgrad");
+    assert_eq!(b.grad.name(), "sum");
+    assert_eq!((a.train.lr, a.train.epochs), (0.01, 10));
+    assert_eq!((b.train.lr, b.train.epochs), (0.01, 3));
+}
+
+#[test]
+fn grid_expands_to_the_cartesian_product_with_labels() {
+    let e = parse(&format!(
+        "{BASE}grid: {{train.lr: [0.001, 0.01]}}\nvariants: [{{label: H, model: htlnet, grad: htl, grid: {{embed_dim: [4, 8], grad.gamma: [0.5]}}}}]\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        e.variants,
+        vec![
+            "constant",
+            "H [embed_dim=4, gamma=0.5, lr=0.001]",
+            "H [embed_dim=4, gamma=0.5, lr=0.01]",
+            "H [embed_dim=8, gamma=0.5, lr=0.001]",
+            "H [embed_dim=8, gamma=0.5, lr=0.01]",
+        ]
+    );
+    let c = e
+        .cells
+        .iter()
+        .find(|c| c.variant == "H [embed_dim=8, gamma=0.5, lr=0.01]")
+        .unwrap();
+    assert_eq!(c.train.lr, 0.01);
+    assert_eq!(c.options["embed_dim"], serde_yaml::Value::from(8));
+    assert_eq!(
+        c.grad,
+        GradSpec::Htl {
+            alpha: 1.0,
+            gamma: 0.5,
+            clip: 10.0
+        }
+    );
+}
+
+#[test]
+fn grid_keys_are_validated_against_the_model() {
+    let e = parse(&format!(
+        "{BASE}variants: [{{model: htlnet, grid: {{embed_dimm: [4]}}}}]\n"
+    ))
+    .unwrap_err();
+    assert!(e.0.starts_with("exp.yaml: key `variants[0].options` (model `htlnet`): unknown field `embed_dimm`, expected one of `architecture`, `embed_dim`"), "{e}");
+    let e = parse(&format!(
+        "{BASE}variants: [{{model: htlnet, grid: {{train.epoch: [4]}}}}]\n"
+    ))
+    .unwrap_err();
+    assert!(
+        e.0.contains("key `variants[0].train`: unknown field `epoch`, expected one of `epochs`"),
+        "{e}"
+    );
+    let e = parse(&format!(
+        "{BASE}variants: [{{model: htlnet, grid: {{model.x: [4]}}}}]\n"
+    ))
+    .unwrap_err();
+    assert_eq!(e.0, "exp.yaml: grid key `model.x`: the prefix must be `options.`, `train.` or `grad.` (or no prefix for a model option)");
+}
+
+#[test]
+fn duplicate_labels_and_empty_lists_are_errors() {
+    let e = parse(&format!(
+        "{BASE}variants: [{{model: htlnet}}, {{model: htlnet}}]\n"
+    ))
+    .unwrap_err();
+    assert_eq!(e.0, "exp.yaml: key `variants[1].label`: two variants are labelled `htlnet`; give each a distinct `label`");
+    let e = parse("dataset: {synthetic: {rows: 1000}}\nvariants: []\n").unwrap_err();
+    assert_eq!(
+        e.0,
+        "exp.yaml: `variants` is empty; list at least one model variant"
+    );
+    let e = parse(&format!(
+        "{BASE}train: {{core_transform: log}}\nvariants: [{{model: htlnet}}]\n"
+    ))
+    .unwrap_err();
+    assert_eq!(e.0, "exp.yaml: key `train`: unknown `core_transform` `log`; valid: standardize, log1p_standardize");
+}
+
+#[test]
+fn shipped_experiments_parse() {
+    for f in ["quickstart", "htlnet_ablations"] {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("experiments/{f}.yaml"));
+        let e = load_experiment(&p).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(e.cells.len() >= 4, "{f}");
+    }
+}
