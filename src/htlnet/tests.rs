@@ -35,7 +35,10 @@ fn stop_gradient_blocks_a_later_loss_from_earlier_towers() {
     let dev = Device::flex().autodiff();
     let kinds = [Binary, Binary, Regression];
     for stop in [true, false] {
-        let cfg = HtlNetConfig { stop_grad: stop, ..Default::default() };
+        let cfg = HtlNetConfig {
+            stop_grad: stop,
+            ..Default::default()
+        };
         let m = net(&cfg, &kinds, &dev);
         let b = batch(&info(&kinds), 16, 3, &dev);
         let out = m.forward(&b, &mut ctx(0));
@@ -48,13 +51,19 @@ fn stop_gradient_blocks_a_later_loss_from_earlier_towers() {
         let emb = grad_mass(&m.embedding, &grads);
         assert!(own > 0.0 && emb > 0.0);
         if stop {
-            assert_eq!(tower0, 0.0, "stop-gradient must block the core loss from tower 1");
+            assert_eq!(
+                tower0, 0.0,
+                "stop-gradient must block the core loss from tower 1"
+            );
             assert_eq!(tower1, 0.0);
             // The label tables of earlier tasks are trained by later losses (README).
             let leu0 = grad_mass(m.leus[0].as_ref().unwrap(), &grads);
             assert!(leu0 > 0.0);
         } else {
-            assert!(tower0 > 0.0 && tower1 > 0.0, "without stop-gradient the core loss reaches earlier towers");
+            assert!(
+                tower0 > 0.0 && tower1 > 0.0,
+                "without stop-gradient the core loss reaches earlier towers"
+            );
         }
     }
 }
@@ -63,7 +72,14 @@ fn stop_gradient_blocks_a_later_loss_from_earlier_towers() {
 fn separable_follows_stop_grad() {
     let dev = Device::flex();
     let a = net(&HtlNetConfig::default(), &[Binary, Regression], &dev);
-    let b = net(&HtlNetConfig { stop_grad: false, ..Default::default() }, &[Binary, Regression], &dev);
+    let b = net(
+        &HtlNetConfig {
+            stop_grad: false,
+            ..Default::default()
+        },
+        &[Binary, Regression],
+        &dev,
+    );
     assert!(a.separable() && !b.separable());
     assert_eq!(a.shared_param_ids(), list_param_ids(&a.embedding));
 }
@@ -78,29 +94,75 @@ fn ablation_switches_change_the_parameter_set() {
     assert!(full.ifu_rep[0].is_none() && full.ifu_rep[1].is_some() && full.ifu_rep[2].is_some());
     assert!(full.ifu_le[0].is_none() && full.ifu_le[1].is_some() && full.ifu_le[2].is_some());
 
-    let no_leu = net(&HtlNetConfig { leu: false, ..Default::default() }, &kinds, &dev);
+    let no_leu = net(
+        &HtlNetConfig {
+            leu: false,
+            ..Default::default()
+        },
+        &kinds,
+        &dev,
+    );
     assert!(no_leu.leus.iter().all(Option::is_none) && no_leu.ifu_le.iter().all(Option::is_none));
     assert!(no_leu.ifu_rep[1].is_some());
     assert!(no_leu.num_params() < full.num_params());
 
-    let no_ifu = net(&HtlNetConfig { ifu: "none".into(), ..Default::default() }, &kinds, &dev);
-    assert!(no_ifu.ifu_rep.iter().chain(&no_ifu.ifu_le).all(Option::is_none));
-    assert!(no_ifu.leus.iter().all(Option::is_none), "no transfer → no label embeddings are read");
+    let no_ifu = net(
+        &HtlNetConfig {
+            ifu: "none".into(),
+            ..Default::default()
+        },
+        &kinds,
+        &dev,
+    );
+    assert!(no_ifu
+        .ifu_rep
+        .iter()
+        .chain(&no_ifu.ifu_le)
+        .all(Option::is_none));
+    assert!(
+        no_ifu.leus.iter().all(Option::is_none),
+        "no transfer → no label embeddings are read"
+    );
 
-    let no_rep = net(&HtlNetConfig { ifu_rep: false, ..Default::default() }, &kinds, &dev);
+    let no_rep = net(
+        &HtlNetConfig {
+            ifu_rep: false,
+            ..Default::default()
+        },
+        &kinds,
+        &dev,
+    );
     assert!(no_rep.ifu_rep.iter().all(Option::is_none) && no_rep.ifu_le[1].is_some());
 
-    let concat = net(&HtlNetConfig { ifu: "concat".into(), ..Default::default() }, &kinds, &dev);
+    let concat = net(
+        &HtlNetConfig {
+            ifu: "concat".into(),
+            ..Default::default()
+        },
+        &kinds,
+        &dev,
+    );
     assert!(matches!(concat.ifu_rep[2], Some(ifu::Ifu::Concat(_))));
     assert!(matches!(full.ifu_rep[2], Some(ifu::Ifu::Attention(_))));
     assert_ne!(concat.num_params(), full.num_params());
 
-    let last = net(&HtlNetConfig { rep_layer: "last".into(), ..Default::default() }, &kinds, &dev);
+    let last = net(
+        &HtlNetConfig {
+            rep_layer: "last".into(),
+            ..Default::default()
+        },
+        &kinds,
+        &dev,
+    );
     assert_eq!(last.rep_index, 2);
     assert_eq!(full.rep_index, 0);
 
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let opts = serde_yaml::to_value(HtlNetConfig { architecture: "shared_bottom".into(), ..Default::default() }).unwrap();
+    let opts = serde_yaml::to_value(HtlNetConfig {
+        architecture: "shared_bottom".into(),
+        ..Default::default()
+    })
+    .unwrap();
     let sb = build_model("htlnet", &opts, &info(&kinds), &mut rng, &dev).unwrap();
     assert!(matches!(sb, AnyModel::SharedBottom(_)));
 }
@@ -110,7 +172,14 @@ fn stop_grad_switch_changes_the_graph_not_the_parameters() {
     let dev = Device::flex();
     let kinds = [Binary, Regression];
     let a = net(&HtlNetConfig::default(), &kinds, &dev);
-    let b = net(&HtlNetConfig { stop_grad: false, ..Default::default() }, &kinds, &dev);
+    let b = net(
+        &HtlNetConfig {
+            stop_grad: false,
+            ..Default::default()
+        },
+        &kinds,
+        &dev,
+    );
     assert_eq!(a.num_params(), b.num_params());
     assert!(a.stop_grad && !b.stop_grad);
 }
@@ -125,7 +194,10 @@ fn chains_of_two_three_four_tasks_and_binary_only_give_finite_outputs() {
         vec![Binary, Binary],
     ] {
         for ifu in ["attention", "concat", "none"] {
-            let cfg = HtlNetConfig { ifu: ifu.into(), ..Default::default() };
+            let cfg = HtlNetConfig {
+                ifu: ifu.into(),
+                ..Default::default()
+            };
             let m = net(&cfg, &kinds, &dev);
             let b = batch(&info(&kinds), 8, 5, &dev);
             let out = m.forward(&b, &mut ctx(1));
@@ -133,7 +205,10 @@ fn chains_of_two_three_four_tasks_and_binary_only_give_finite_outputs() {
             for p in &out.preds {
                 assert_eq!(p.tensor().dims(), [8]);
             }
-            let total = task_losses(&out, &b).into_iter().reduce(|a, b| a + b).unwrap();
+            let total = task_losses(&out, &b)
+                .into_iter()
+                .reduce(|a, b| a + b)
+                .unwrap();
             assert!(total.clone().into_scalar::<f32>().is_finite());
             let _ = total.backward();
         }
@@ -147,9 +222,19 @@ fn attention_weights_are_recorded_and_sum_to_one() {
     let m = net(&HtlNetConfig::default(), &kinds, &dev);
     let b = batch(&info(&kinds), 6, 2, &dev);
     let out = m.forward(&b, &mut ctx(2));
-    let (_, w) = out.aux.iter().find(|(k, _)| k == "ifu_rep_weights_2").expect("recorded");
+    let (_, w) = out
+        .aux
+        .iter()
+        .find(|(k, _)| k == "ifu_rep_weights_2")
+        .expect("recorded");
     assert_eq!(w.dims(), [6, 2]);
-    for row in w.clone().into_data().try_into_vec::<f32>().unwrap().chunks(2) {
+    for row in w
+        .clone()
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap()
+        .chunks(2)
+    {
         assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }
 }
@@ -163,7 +248,12 @@ fn training_noise_changes_le_but_evaluation_is_deterministic() {
     let run = |training: bool, seed: u64| {
         let mut c = ctx(seed);
         c.training = training;
-        m.forward(&b, &mut c).preds[1].tensor().clone().into_data().try_into_vec::<f32>().unwrap()
+        m.forward(&b, &mut c).preds[1]
+            .tensor()
+            .clone()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap()
     };
     assert_eq!(run(false, 1), run(false, 2));
     assert_eq!(run(true, 1), run(true, 1));
@@ -173,12 +263,21 @@ fn training_noise_changes_le_but_evaluation_is_deterministic() {
 #[test]
 fn readme_table_matches_defaults() {
     let readme = include_str!("README.md");
-    let rows = crate::model::readme_defaults_table(readme).expect("a `| key | default | meaning |` table");
+    let rows =
+        crate::model::readme_defaults_table(readme).expect("a `| key | default | meaning |` table");
     let defaults = serde_yaml::to_value(HtlNetConfig::default()).unwrap();
     let map = defaults.as_mapping().unwrap();
-    assert_eq!(rows.len(), map.len(), "README lists {} options, the code has {}", rows.len(), map.len());
+    assert_eq!(
+        rows.len(),
+        map.len(),
+        "README lists {} options, the code has {}",
+        rows.len(),
+        map.len()
+    );
     for (key, value) in rows {
-        let code = map.get(key.as_str()).unwrap_or_else(|| panic!("README option `{key}` is not in HtlNetConfig"));
+        let code = map
+            .get(key.as_str())
+            .unwrap_or_else(|| panic!("README option `{key}` is not in HtlNetConfig"));
         let readme_value: serde_yaml::Value = serde_yaml::from_str(&value).unwrap();
         assert_eq!(&readme_value, code, "README default of `{key}`");
     }

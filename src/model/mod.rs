@@ -148,7 +148,11 @@ pub mod testutil {
             .iter()
             .enumerate()
             .map(|(i, k)| Task {
-                name: if *k == TaskKind::Binary { format!("b{}", i + 1) } else { "core".into() },
+                name: if *k == TaskKind::Binary {
+                    format!("b{}", i + 1)
+                } else {
+                    "core".into()
+                },
                 kind: *k,
             })
             .collect();
@@ -157,43 +161,90 @@ pub mod testutil {
 
     /// Three categorical fields (vocab 11, 7, 5), two numeric features.
     pub fn info(kinds: &[TaskKind]) -> BuildInfo {
-        BuildInfo { vocabs: vec![11, 7, 5], n_numeric: 2, tasks: chain(kinds), init_bias: vec![0.0; kinds.len()] }
+        BuildInfo {
+            vocabs: vec![11, 7, 5],
+            n_numeric: 2,
+            tasks: chain(kinds),
+            init_bias: vec![0.0; kinds.len()],
+        }
     }
 
     /// A random batch for `info` (labels: binary 0/1 funnel, core ≥ 0 standardised-ish).
     pub fn batch(info: &BuildInfo, b: usize, seed: u64, device: &Device) -> Batch {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let cat = info.vocabs.iter().map(|&v| int1((0..b).map(|_| rng.random_range(0..v as i64)).collect(), device)).collect();
-        let num = Some(tensor2((0..b * info.n_numeric).map(|_| rng.random::<f32>() - 0.5).collect(), b, info.n_numeric, device));
+        let cat = info
+            .vocabs
+            .iter()
+            .map(|&v| {
+                int1(
+                    (0..b).map(|_| rng.random_range(0..v as i64)).collect(),
+                    device,
+                )
+            })
+            .collect();
+        let num = Some(tensor2(
+            (0..b * info.n_numeric)
+                .map(|_| rng.random::<f32>() - 0.5)
+                .collect(),
+            b,
+            info.n_numeric,
+            device,
+        ));
         let labels = info
             .tasks
             .tasks()
             .iter()
             .map(|t| match t.kind {
-                TaskKind::Binary => tensor1((0..b).map(|_| f32::from(rng.random::<bool>())).collect(), device),
-                TaskKind::Regression => tensor1((0..b).map(|_| rng.random::<f32>() * 2.0 - 0.5).collect(), device),
+                TaskKind::Binary => tensor1(
+                    (0..b).map(|_| f32::from(rng.random::<bool>())).collect(),
+                    device,
+                ),
+                TaskKind::Regression => tensor1(
+                    (0..b).map(|_| rng.random::<f32>() * 2.0 - 0.5).collect(),
+                    device,
+                ),
             })
             .collect();
-        Batch { cat, num, labels, size: b }
+        Batch {
+            cat,
+            num,
+            labels,
+            size: b,
+        }
     }
 
     /// A training context.
     pub fn ctx(seed: u64) -> ForwardCtx {
-        ForwardCtx { training: true, rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed), step: 0, record: true }
+        ForwardCtx {
+            training: true,
+            rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+            step: 0,
+            record: true,
+        }
     }
 }
 
 /// Parses the first Markdown table whose header starts `| key | default |` into
 /// `(key, default)` pairs — used by tests that keep model READMEs equal to the code.
 pub fn readme_defaults_table(markdown: &str) -> Option<Vec<(String, String)>> {
-    let mut lines = markdown.lines().skip_while(|l| !l.trim_start().starts_with("| key | default |"));
+    let mut lines = markdown
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("| key | default |"));
     lines.next()?;
     lines.next()?; // separator
     let rows = lines
         .take_while(|l| l.trim_start().starts_with('|'))
         .map(|l| {
-            let cells: Vec<&str> = l.trim().trim_matches('|').split('|').map(str::trim).collect();
-            (cells[0].to_string(), cells.get(1).copied().unwrap_or("").to_string())
+            let cells: Vec<&str> = l
+                .trim()
+                .trim_matches('|')
+                .split('|')
+                .map(str::trim)
+                .collect();
+            (
+                cells[0].to_string(),
+                cells.get(1).copied().unwrap_or("").to_string(),
+            )
         })
         .collect();
     Some(rows)

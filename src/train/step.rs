@@ -353,13 +353,30 @@ mod tests {
         let dev = Device::flex().autodiff();
         let kinds = [Binary, Binary, Regression];
         let cases = [
-            ("htlnet", serde_yaml::to_value(HtlNetConfig::default()).unwrap()),
-            ("htlnet", serde_yaml::to_value(HtlNetConfig { stop_grad: false, ..Default::default() }).unwrap()),
+            (
+                "htlnet",
+                serde_yaml::to_value(HtlNetConfig::default()).unwrap(),
+            ),
+            (
+                "htlnet",
+                serde_yaml::to_value(HtlNetConfig {
+                    stop_grad: false,
+                    ..Default::default()
+                })
+                .unwrap(),
+            ),
             ("shared_bottom", serde_yaml::Value::Null),
         ];
         for (name, opts) in cases {
             let inf = info(&kinds);
-            let model = build_model(name, &opts, &inf, &mut rand_chacha::ChaCha8Rng::seed_from_u64(4), &dev).unwrap();
+            let model = build_model(
+                name,
+                &opts,
+                &inf,
+                &mut rand_chacha::ChaCha8Rng::seed_from_u64(4),
+                &dev,
+            )
+            .unwrap();
             let b = batch(&inf, 32, 9, &dev);
             let stepper = Stepper::new(&model, 2);
             // Evaluation mode: no Gumbel noise, so separate passes see the same network.
@@ -382,7 +399,10 @@ mod tests {
             for i in 0..3 {
                 for j in 0..3 {
                     let (a, r) = (fast[i][j], slow[i][j]);
-                    assert!((a - r).abs() <= 1e-4 * r.abs().max(1e-8), "{name}: K[{i}][{j}] {a} vs {r}");
+                    assert!(
+                        (a - r).abs() <= 1e-4 * r.abs().max(1e-8),
+                        "{name}: K[{i}][{j}] {a} vs {r}"
+                    );
                 }
                 assert!(fast[i][i] > 0.0, "{name}: task {i} has a zero gradient");
             }
