@@ -69,6 +69,45 @@ enum Command {
     },
     /// List registered models with their YAML options and defaults.
     Models,
+    /// Training throughput per model and gradient strategy (median ms/step, samples/s, peak memory).
+    ///
+    /// Each configuration runs in its own child process. Shape: batch × fields × vocab × dim,
+    /// three tasks (click → long_view → watch_time). Compare with benches/pytorch_reference.py.
+    Bench {
+        /// Models (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "shared_bottom,htlnet")]
+        models: Vec<String>,
+        /// Gradient strategies (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "sum,htl,pcgrad,metabalance")]
+        grads: Vec<String>,
+        /// Rows per step.
+        #[arg(long, default_value_t = 2048)]
+        batch: usize,
+        /// Categorical fields.
+        #[arg(long, default_value_t = 20)]
+        fields: usize,
+        /// Values per field.
+        #[arg(long, default_value_t = 10_000)]
+        vocab: usize,
+        /// Embedding width.
+        #[arg(long, default_value_t = 16)]
+        dim: usize,
+        /// Timed steps (median reported).
+        #[arg(long, default_value_t = 30)]
+        steps: usize,
+        /// Warm-up steps.
+        #[arg(long, default_value_t = 5)]
+        warmup: usize,
+        /// Backend threads [default: number of cores].
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Also write the rows as CSV here.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Internal: measure one `model:grad` in this process and print JSON.
+        #[arg(long, hide = true)]
+        one: Option<String>,
+    },
     /// Data utilities.
     Data {
         #[command(subcommand)]
@@ -142,6 +181,40 @@ pub fn main() -> Result<()> {
                     "{} cell(s) failed; their reasons are in cells/<id>/failed.json",
                     summary.failed.len()
                 )));
+            }
+            Ok(())
+        }
+        Command::Bench { models, grads, batch, fields, vocab, dim, steps, warmup, threads, csv, one } => {
+            let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let shape = crate::bench::BenchShape { batch, fields, vocab, dim, steps, warmup, threads };
+            if let Some(one) = one {
+                let (m, g) = one.split_once(':').ok_or_else(|| anyhow!("--one takes model:grad"))?;
+                let row = crate::bench::bench_one(m, g, &shape, &burn::tensor::Device::flex()).map_err(|e| anyhow!(e))?;
+                println!("{}", serde_json::to_string(&row)?);
+                return Ok(());
+            }
+            let exe = std::env::current_exe()?;
+            let mut rows = Vec::new();
+            for m in &models {
+                for g in &grads {
+                    eprintln!("bench {m} {g} …");
+                    let out = std::process::Command::new(&exe)
+                        .args(["bench", "--one", &format!("{m}:{g}")])
+                        .args(["--batch", &batch.to_string(), "--fields", &fields.to_string(), "--vocab", &vocab.to_string()])
+                        .args(["--dim", &dim.to_string(), "--steps", &steps.to_string(), "--warmup", &warmup.to_string()])
+                        .args(["--threads", &threads.to_string()])
+                        .output()?;
+                    if !out.status.success() {
+                        return Err(anyhow!("bench {m}/{g} failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+                    }
+                    let row: crate::bench::BenchRow = serde_json::from_slice(&out.stdout)?;
+                    rows.push(row);
+                }
+            }
+            println!("{}", crate::bench::format_table(&rows));
+            println!("shape: batch {batch}, {fields} fields × {vocab} values × dim {dim}, {threads} threads, median of {steps} steps after {warmup} warm-up; machine: {} cores", std::thread::available_parallelism().map_or(1, |n| n.get()));
+            if let Some(p) = csv {
+                crate::run::write_atomic(&p, crate::bench::format_csv(&rows).as_bytes())?;
             }
             Ok(())
         }

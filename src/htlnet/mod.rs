@@ -300,4 +300,8 @@ impl MultiTaskModel for HtlNet {
     fn n_tasks(&self) -> usize {
         self.towers.len()
     }
+
+    fn embedding_trunk(&self) -> Option<&FieldEmbedding> {
+        Some(&self.embedding)
+    }
 }

@@ -35,6 +35,10 @@ pub struct Batch {
     pub labels: Vec<Tensor<1>>,
     /// Rows in the batch.
     pub size: usize,
+    /// Host copy of the categorical indices, `[field][row]` (for sparse gradient statistics).
+    pub cat_host: Vec<Vec<u32>>,
+    /// Host copy of the numeric features, row-major `[row * n_numeric + j]`.
+    pub num_host: Vec<f32>,
 }
 
 /// Per-forward state: training flag, the cell's random generator (dropout, Gumbel noise),
@@ -127,6 +131,14 @@ pub trait MultiTaskModel {
 
     /// Number of tasks.
     fn n_tasks(&self) -> usize;
+
+    /// The field embedding when the trunk is exactly `[embedding.forward(batch)]` (HTLNet,
+    /// MMoE-free designs). Per-task strategies then compute the Gram matrix of the table
+    /// gradients on the rows the batch touched, on the host, and need a single backward
+    /// through the trunk instead of one per task.
+    fn embedding_trunk(&self) -> Option<&blocks::FieldEmbedding> {
+        None
+    }
 }
 
 /// Device helpers shared by models.
@@ -172,24 +184,19 @@ pub mod testutil {
     /// A random batch for `info` (labels: binary 0/1 funnel, core ≥ 0 standardised-ish).
     pub fn batch(info: &BuildInfo, b: usize, seed: u64, device: &Device) -> Batch {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let cat = info
+        let cat_host: Vec<Vec<u32>> = info
             .vocabs
             .iter()
-            .map(|&v| {
-                int1(
-                    (0..b).map(|_| rng.random_range(0..v as i64)).collect(),
-                    device,
-                )
-            })
+            .map(|&v| (0..b).map(|_| rng.random_range(0..v as u32)).collect())
             .collect();
-        let num = Some(tensor2(
-            (0..b * info.n_numeric)
-                .map(|_| rng.random::<f32>() - 0.5)
-                .collect(),
-            b,
-            info.n_numeric,
-            device,
-        ));
+        let cat = cat_host
+            .iter()
+            .map(|c| int1(c.iter().map(|&x| x as i64).collect(), device))
+            .collect();
+        let num_host: Vec<f32> = (0..b * info.n_numeric)
+            .map(|_| rng.random::<f32>() - 0.5)
+            .collect();
+        let num = Some(tensor2(num_host.clone(), b, info.n_numeric, device));
         let labels = info
             .tasks
             .tasks()
@@ -210,6 +217,8 @@ pub mod testutil {
             num,
             labels,
             size: b,
+            cat_host,
+            num_host,
         }
     }
 

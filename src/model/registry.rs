@@ -46,6 +46,9 @@ impl MultiTaskModel for AnyModel {
     fn n_tasks(&self) -> usize {
         dispatch!(self, m => m.n_tasks())
     }
+    fn embedding_trunk(&self) -> Option<&crate::model::blocks::FieldEmbedding> {
+        dispatch!(self, m => m.embedding_trunk())
+    }
 }
 
 /// A registered model.

@@ -112,21 +112,19 @@ impl Prepared {
     /// Builds a batch of `rows` of `split` on `device`.
     pub fn batch(&self, split: &Split, rows: &[usize], device: &Device) -> Batch {
         let b = rows.len();
-        let cat = split
-            .cat
+        let cat_host: Vec<Vec<u32>> = split.cat.iter().map(|col| rows.iter().map(|&r| col[r]).collect()).collect();
+        let cat = cat_host
             .iter()
-            .map(|col| int1(rows.iter().map(|&r| col[r] as i64).collect(), device))
+            .map(|col| int1(col.iter().map(|&x| x as i64).collect(), device))
             .collect();
-        let num = (!split.num.is_empty()).then(|| {
-            let k = split.num.len();
-            let mut v = Vec::with_capacity(b * k);
-            for &r in rows {
-                for col in &split.num {
-                    v.push(col[r]);
-                }
+        let k = split.num.len();
+        let mut num_host = Vec::with_capacity(b * k);
+        for &r in rows {
+            for col in &split.num {
+                num_host.push(col[r]);
             }
-            tensor2(v, b, k, device)
-        });
+        }
+        let num = (k > 0).then(|| tensor2(num_host.clone(), b, k, device));
         let labels = (0..self.kinds.len())
             .map(|t| {
                 let y: Vec<f32> = match (self.kinds[t], self.core) {
@@ -144,6 +142,8 @@ impl Prepared {
             num,
             labels,
             size: b,
+            cat_host,
+            num_host,
         }
     }
 

@@ -7,7 +7,7 @@ mod step;
 pub use batches::{CoreTransform, Prepared};
 #[doc(hidden)]
 pub use step::task_losses as step_losses_for_tests;
-pub use step::task_losses;
+pub use step::{task_losses, Stepper};
 
 use std::collections::BTreeMap;
 use std::time::Instant;

@@ -13,6 +13,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::relu;
 use burn::tensor::Tensor;
 
+use crate::model::blocks::FieldEmbedding;
 use crate::model::{AnyModel, Batch, ForwardCtx, ModelOutput, MultiTaskModel, Pred};
 use crate::optim::{combined, grad_stats, GradStat, GradientStrategy};
 
@@ -69,6 +70,104 @@ fn scalars(losses: &[Tensor<1>]) -> Vec<f32> {
         .unwrap_or_else(|_| vec![f32::NAN; losses.len()])
 }
 
+/// What the heads' pass of a per-task step produced.
+pub struct HeadsPass {
+    /// Per-task loss values.
+    pub values: Vec<f32>,
+    /// Gradient of the summed loss w.r.t. the task-specific parameters.
+    pub gp: GradientsParams,
+    /// Per task, `dL_t/dz` for each trunk output.
+    pub act: Vec<Vec<Tensor<2>>>,
+    /// The trunk output (still on its graph).
+    pub z: Vec<Tensor<2>>,
+    /// Generator state before the trunk ran (to replay it).
+    pub trunk_rng: rand_chacha::ChaCha8Rng,
+}
+
+/// Gram matrix of per-task gradients of a [`FieldEmbedding`], computed on the host from the
+/// activation gradients `act[t][0]` (`[batch, n_fields * dim]`): each table's gradient is the
+/// scatter-add of its field's rows into the looked-up indices, so inner products run over the
+/// rows the batch touched only; the numeric projection's weight and bias gradients are
+/// `numᵀ g` and `Σ_b g`.
+pub fn sparse_gram(emb: &FieldEmbedding, batch: &Batch, act: &[Vec<Tensor<2>>]) -> Vec<Vec<f64>> {
+    let n = act.len();
+    let d = emb.dim;
+    let width = emb.out_dim();
+    let b = batch.size;
+    let host: Vec<Vec<f32>> = act
+        .iter()
+        .map(|g| g[0].clone().into_data().try_into_vec::<f32>().unwrap_or_else(|_| vec![0.0; b * width]))
+        .collect();
+    let mut k = vec![vec![0.0f64; n]; n];
+    let mut add_block = |blocks: &[Vec<f32>]| {
+        for i in 0..n {
+            for j in i..n {
+                let dot: f64 = blocks[i].iter().zip(&blocks[j]).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+                k[i][j] += dot;
+                if i != j {
+                    k[j][i] += dot;
+                }
+            }
+        }
+    };
+    let max_vocab = emb.tables.iter().map(|t| t.val().dims()[0]).max().unwrap_or(0);
+    let mut slot = vec![u32::MAX; max_vocab];
+    for (f, idx) in batch.cat_host.iter().enumerate().take(emb.tables.len()) {
+        let mut uniq: Vec<u32> = Vec::new();
+        for &v in idx {
+            if slot[v as usize] == u32::MAX {
+                slot[v as usize] = uniq.len() as u32;
+                uniq.push(v);
+            }
+        }
+        let u = uniq.len();
+        let blocks: Vec<Vec<f32>> = host
+            .iter()
+            .map(|g| {
+                let mut agg = vec![0.0f32; u * d];
+                for (row, &v) in idx.iter().enumerate() {
+                    let s = slot[v as usize] as usize;
+                    let src = &g[row * width + f * d..row * width + (f + 1) * d];
+                    for (a, x) in agg[s * d..(s + 1) * d].iter_mut().zip(src) {
+                        *a += x;
+                    }
+                }
+                agg
+            })
+            .collect();
+        add_block(&blocks);
+        for &v in &uniq {
+            slot[v as usize] = u32::MAX;
+        }
+    }
+    if emb.numeric.is_some() && b > 0 {
+        let m = batch.num_host.len() / b;
+        let off = emb.tables.len() * d;
+        let blocks: Vec<Vec<f32>> = host
+            .iter()
+            .map(|g| {
+                // weight gradient [m, d] then bias gradient [d]
+                let mut out = vec![0.0f32; m * d + d];
+                for row in 0..b {
+                    let gr = &g[row * width + off..row * width + off + d];
+                    for j in 0..m {
+                        let x = batch.num_host[row * m + j];
+                        for (o, y) in out[j * d..(j + 1) * d].iter_mut().zip(gr) {
+                            *o += x * y;
+                        }
+                    }
+                    for (o, y) in out[m * d..].iter_mut().zip(gr) {
+                        *o += y;
+                    }
+                }
+                out
+            })
+            .collect();
+        add_block(&blocks);
+    }
+    k
+}
+
 /// Holds the parameter bookkeeping needed by per-task steps.
 pub struct Stepper {
     shared: Vec<(ParamId, usize)>,
@@ -118,8 +217,32 @@ impl Stepper {
             let gp = GradientsParams::from_grads(grads, &model);
             return (optim.step(lr, model, gp), values, None);
         };
-        let (values, mut gp, per_task) = self.per_task(&model, batch, ctx);
-        let n = per_task.len();
+        let pass = self.heads_pass(&model, batch, ctx);
+        let n = pass.act.len();
+        if let Some(emb) = model.embedding_trunk() {
+            // Embedding-only trunk: Gram on the touched rows (host), then one backward of the
+            // combined activation gradient through the embedding.
+            let gram = sparse_gram(emb, batch, &pass.act);
+            let a = strategy.adjust(&gram, &mut ctx.rng);
+            let coeffs = combined(&a);
+            let comb = pass
+                .act
+                .iter()
+                .zip(&coeffs)
+                .map(|(g, c)| g[0].clone().mul_scalar(*c as f32))
+                .reduce(|x, y| x + y)
+                .expect("tasks");
+            let surrogate = (pass.z[0].clone() * comb.autodiff()).sum();
+            let mut grads = surrogate.backward();
+            let ids: Vec<ParamId> = self.shared.iter().map(|(id, _)| *id).collect();
+            let shared_gp = GradientsParams::from_params(&mut grads, &model, &ids);
+            let mut gp = pass.gp;
+            add_into(&mut gp, shared_gp, &self.shared);
+            let stats = want_stats.then(|| grad_stats(&gram, &a, self.target.min(n - 1)));
+            return (optim.step(lr, model, gp), pass.values, stats);
+        }
+        let per_task = self.per_task_params(&model, batch, ctx.step, &pass);
+        let (values, mut gp) = (pass.values, pass.gp);
         let gram = self.gram(&per_task);
         let a = strategy.adjust(&gram, &mut ctx.rng);
         let coeffs = combined(&a);
@@ -135,15 +258,9 @@ impl Stepper {
         (optim.step(lr, model, gp), values, stats)
     }
 
-    /// Per-task loss values, the task-specific parameters' gradient (of the summed loss) and,
-    /// per task, the gradient of its loss w.r.t. the shared parameters — from one trunk
-    /// forward and one head backward (one per task when the model is not separable).
-    pub fn per_task(
-        &self,
-        model: &AnyModel,
-        batch: &Batch,
-        ctx: &mut ForwardCtx,
-    ) -> (Vec<f32>, GradientsParams, Vec<GradientsParams>) {
+    /// The heads' pass: per-task loss values, the task-specific parameters' gradient (of the
+    /// summed loss), each task's activation gradient at the trunk output, and the trunk graph.
+    pub fn heads_pass(&self, model: &AnyModel, batch: &Batch, ctx: &mut ForwardCtx) -> HeadsPass {
         let n = model.n_tasks();
         let trunk_rng = ctx.rng.clone();
         let z = model.shared(batch, ctx);
@@ -205,18 +322,20 @@ impl Stepper {
             }
             (values, g, acc)
         };
-        // Per-task gradients of the shared parameters.
+        HeadsPass { values, gp, act: act_grads, z, trunk_rng }
+    }
+
+    /// Per task, the gradient of its loss w.r.t. every shared parameter: one surrogate
+    /// backward per task (the first reuses the trunk graph of the pass, the others re-run
+    /// the trunk with the same generator state).
+    pub fn per_task_params(&self, model: &AnyModel, batch: &Batch, step: u64, pass: &HeadsPass) -> Vec<GradientsParams> {
+        let n = pass.act.len();
         let mut per_task: Vec<GradientsParams> = Vec::with_capacity(n);
-        for (t, g_t) in act_grads.iter().enumerate() {
+        for (t, g_t) in pass.act.iter().enumerate() {
             let z_t = if t == 0 {
-                z.clone()
+                pass.z.clone()
             } else {
-                let mut c = ForwardCtx {
-                    training: true,
-                    rng: trunk_rng.clone(),
-                    step: ctx.step,
-                    record: false,
-                };
+                let mut c = ForwardCtx { training: true, rng: pass.trunk_rng.clone(), step, record: false };
                 model.shared(batch, &mut c)
             };
             let surrogate = z_t
@@ -229,7 +348,14 @@ impl Stepper {
             let ids: Vec<ParamId> = self.shared.iter().map(|(id, _)| *id).collect();
             per_task.push(GradientsParams::from_params(&mut grads, model, &ids));
         }
-        (values, gp, per_task)
+        per_task
+    }
+
+    /// Per-task loss values, head gradients and per-task shared-parameter gradients.
+    pub fn per_task(&self, model: &AnyModel, batch: &Batch, ctx: &mut ForwardCtx) -> (Vec<f32>, GradientsParams, Vec<GradientsParams>) {
+        let pass = self.heads_pass(model, batch, ctx);
+        let per_task = self.per_task_params(model, batch, ctx.step, &pass);
+        (pass.values, pass.gp, per_task)
     }
 
     /// Gram matrix `K[i][j] = <G_i, G_j>` over all shared parameters.
@@ -396,6 +522,18 @@ mod tests {
                 })
                 .collect();
             let slow = stepper.gram(&reference);
+            if let Some(emb) = model.embedding_trunk() {
+                let mut c = ctx(0);
+                c.training = false;
+                let pass = stepper.heads_pass(&model, &b, &mut c);
+                let sparse = sparse_gram(emb, &b, &pass.act);
+                for i in 0..3 {
+                    for j in 0..3 {
+                        let (a, r) = (sparse[i][j], slow[i][j]);
+                        assert!((a - r).abs() <= 1e-4 * r.abs().max(1e-8), "{name} sparse: K[{i}][{j}] {a} vs {r}");
+                    }
+                }
+            }
             for i in 0..3 {
                 for j in 0..3 {
                     let (a, r) = (fast[i][j], slow[i][j]);
