@@ -68,21 +68,64 @@ fn synthetic_data(shape: &BenchShape, rows: usize) -> Dataset {
     let mut rng = ChaCha8Rng::seed_from_u64(17);
     use rand::Rng;
     let cat: Vec<Vec<u32>> = (0..shape.fields)
-        .map(|_| (0..rows).map(|_| rng.random_range(1..shape.vocab as u32)).collect())
+        .map(|_| {
+            (0..rows)
+                .map(|_| rng.random_range(1..shape.vocab as u32))
+                .collect()
+        })
         .collect();
-    let click: Vec<f32> = (0..rows).map(|_| f32::from(rng.random::<f64>() < 0.3)).collect();
-    let lv: Vec<f32> = click.iter().map(|&c| if c > 0.0 && rng.random::<f64>() < 0.4 { 1.0 } else { 0.0 }).collect();
-    let wt: Vec<f32> = lv.iter().map(|&l| if l > 0.0 { (3.0 + rng.random::<f32>()).exp() } else { 0.0 }).collect();
-    let split = Split { n: rows, cat, num: vec![], labels: vec![click, lv, wt] };
+    let click: Vec<f32> = (0..rows)
+        .map(|_| f32::from(rng.random::<f64>() < 0.3))
+        .collect();
+    let lv: Vec<f32> = click
+        .iter()
+        .map(|&c| {
+            if c > 0.0 && rng.random::<f64>() < 0.4 {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let wt: Vec<f32> = lv
+        .iter()
+        .map(|&l| {
+            if l > 0.0 {
+                (3.0 + rng.random::<f32>()).exp()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let split = Split {
+        n: rows,
+        cat,
+        num: vec![],
+        labels: vec![click, lv, wt],
+    };
     let tasks = TaskChain::new(vec![
-        Task { name: "click".into(), kind: TaskKind::Binary },
-        Task { name: "long_view".into(), kind: TaskKind::Binary },
-        Task { name: "watch_time".into(), kind: TaskKind::Regression },
+        Task {
+            name: "click".into(),
+            kind: TaskKind::Binary,
+        },
+        Task {
+            name: "long_view".into(),
+            kind: TaskKind::Binary,
+        },
+        Task {
+            name: "watch_time".into(),
+            kind: TaskKind::Regression,
+        },
     ])
     .expect("valid chain");
     Dataset {
         name: "bench".into(),
-        cat_fields: (0..shape.fields).map(|f| CatField { name: format!("f{f}"), vocab: shape.vocab }).collect(),
+        cat_fields: (0..shape.fields)
+            .map(|f| CatField {
+                name: format!("f{f}"),
+                vocab: shape.vocab,
+            })
+            .collect(),
         num_fields: vec![],
         tasks,
         train: split.clone(),
@@ -106,16 +149,26 @@ pub fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
         })
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Measures one configuration in this process.
-pub fn bench_one(model: &str, grad: &str, shape: &BenchShape, device: &Device) -> Result<BenchRow, String> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(shape.threads.max(1)).build().map_err(|e| e.to_string())?;
+pub fn bench_one(
+    model: &str,
+    grad: &str,
+    shape: &BenchShape,
+    device: &Device,
+) -> Result<BenchRow, String> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(shape.threads.max(1))
+        .build()
+        .map_err(|e| e.to_string())?;
     pool.install(|| {
         let rows = shape.batch * 4;
         let data = synthetic_data(shape, rows);
@@ -128,19 +181,38 @@ pub fn bench_one(model: &str, grad: &str, shape: &BenchShape, device: &Device) -
         };
         let ad = device.clone().autodiff();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let mut m = build_model(model, &bench_options(model, shape.dim), &info, &mut rng, &ad)?;
+        let mut m = build_model(
+            model,
+            &bench_options(model, shape.dim),
+            &info,
+            &mut rng,
+            &ad,
+        )?;
         let spec = GradSpec::from_yaml(&serde_yaml::Value::String(grad.into()))?;
         let mut strategy = spec.build(3, 2);
         let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
         let mut stepper = crate::train::Stepper::new(&m, 2);
-        let mut ctx = ForwardCtx { training: true, rng: ChaCha8Rng::seed_from_u64(2), step: 0, record: false };
+        let mut ctx = ForwardCtx {
+            training: true,
+            rng: ChaCha8Rng::seed_from_u64(2),
+            step: 0,
+            record: false,
+        };
         let mut times = Vec::with_capacity(shape.steps);
         for i in 0..shape.warmup + shape.steps {
             let start = (i % 4) * shape.batch;
             let rows: Vec<usize> = (start..start + shape.batch).collect();
             let t0 = Instant::now();
             let batch = prep.batch(&data.train, &rows, &ad);
-            let (next, losses, _) = stepper.step(m, &batch, &mut ctx, strategy.as_deref_mut(), &mut optim, 1e-3, false);
+            let (next, losses, _) = stepper.step(
+                m,
+                &batch,
+                &mut ctx,
+                strategy.as_deref_mut(),
+                &mut optim,
+                1e-3,
+                false,
+            );
             m = next;
             // Reading the losses synchronises the backend, so the time is the whole step.
             if losses.iter().any(|l| !l.is_finite()) {
@@ -172,12 +244,23 @@ pub fn bench_one(model: &str, grad: &str, shape: &BenchShape, device: &Device) -
 pub fn format_table(rows: &[BenchRow]) -> String {
     let mut s = String::from("| model | grad | backend | ms/step (median) | p10 | p90 | samples/s | vs plain step | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n");
     for r in rows {
-        let plain = rows.iter().find(|p| p.model == r.model && p.grad == "sum").map(|p| p.median_ms);
+        let plain = rows
+            .iter()
+            .find(|p| p.model == r.model && p.grad == "sum")
+            .map(|p| p.median_ms);
         let ratio = plain.map_or(String::from("–"), |p| format!("{:.2}×", r.median_ms / p));
         let _ = writeln!(
             s,
             "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {} | {:.0} |",
-            r.model, r.grad, r.backend, r.median_ms, r.p10_ms, r.p90_ms, r.samples_per_s, ratio, r.peak_rss_mib
+            r.model,
+            r.grad,
+            r.backend,
+            r.median_ms,
+            r.p10_ms,
+            r.p90_ms,
+            r.samples_per_s,
+            ratio,
+            r.peak_rss_mib
         );
     }
     s
@@ -191,7 +274,20 @@ pub fn format_csv(rows: &[BenchRow]) -> String {
         let _ = writeln!(
             s,
             "{},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{:.1},{:.1}",
-            r.model, r.grad, r.backend, b.batch, b.fields, b.vocab, b.dim, b.threads, b.steps, r.median_ms, r.p10_ms, r.p90_ms, r.samples_per_s, r.peak_rss_mib
+            r.model,
+            r.grad,
+            r.backend,
+            b.batch,
+            b.fields,
+            b.vocab,
+            b.dim,
+            b.threads,
+            b.steps,
+            r.median_ms,
+            r.p10_ms,
+            r.p90_ms,
+            r.samples_per_s,
+            r.peak_rss_mib
         );
     }
     s

@@ -63,9 +63,9 @@ enum Command {
         /// Only cells whose variant label, model name or seed is one of these (comma-separated).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
-        /// Device: cpu (the default flex backend).
-        #[arg(long, default_value = "cpu")]
-        device: String,
+        /// Device: cpu (flex, default), libtorch, libtorch-cuda:N (feature tch), cuda:N (feature cuda). Overrides the YAML `device:`.
+        #[arg(long)]
+        device: Option<String>,
     },
     /// List registered models with their YAML options and defaults.
     Models,
@@ -78,7 +78,11 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "shared_bottom,htlnet")]
         models: Vec<String>,
         /// Gradient strategies (comma-separated).
-        #[arg(long, value_delimiter = ',', default_value = "sum,htl,pcgrad,metabalance")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "sum,htl,pcgrad,metabalance"
+        )]
         grads: Vec<String>,
         /// Rows per step.
         #[arg(long, default_value_t = 2048)]
@@ -152,7 +156,10 @@ pub fn main() -> Result<()> {
             device,
         } => {
             let exp = load_experiment(&experiment)?;
-            let device = device_from_name(&device).map_err(|e| anyhow!("--device: {e}"))?;
+            let name = device
+                .or_else(|| exp.device.clone())
+                .unwrap_or_else(|| "cpu".into());
+            let device = device_from_name(&name).map_err(|e| anyhow!("{e}"))?;
             let data = data::load(&exp.dataset, &exp.base_dir)
                 .with_context(|| format!("loading the data set of {}", experiment.display()))?;
             let opts = RunOptions {
@@ -184,12 +191,36 @@ pub fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Bench { models, grads, batch, fields, vocab, dim, steps, warmup, threads, csv, one } => {
-            let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let shape = crate::bench::BenchShape { batch, fields, vocab, dim, steps, warmup, threads };
+        Command::Bench {
+            models,
+            grads,
+            batch,
+            fields,
+            vocab,
+            dim,
+            steps,
+            warmup,
+            threads,
+            csv,
+            one,
+        } => {
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let shape = crate::bench::BenchShape {
+                batch,
+                fields,
+                vocab,
+                dim,
+                steps,
+                warmup,
+                threads,
+            };
             if let Some(one) = one {
-                let (m, g) = one.split_once(':').ok_or_else(|| anyhow!("--one takes model:grad"))?;
-                let row = crate::bench::bench_one(m, g, &shape, &burn::tensor::Device::flex()).map_err(|e| anyhow!(e))?;
+                let (m, g) = one
+                    .split_once(':')
+                    .ok_or_else(|| anyhow!("--one takes model:grad"))?;
+                let row = crate::bench::bench_one(m, g, &shape, &burn::tensor::Device::flex())
+                    .map_err(|e| anyhow!(e))?;
                 println!("{}", serde_json::to_string(&row)?);
                 return Ok(());
             }
@@ -200,12 +231,29 @@ pub fn main() -> Result<()> {
                     eprintln!("bench {m} {g} …");
                     let out = std::process::Command::new(&exe)
                         .args(["bench", "--one", &format!("{m}:{g}")])
-                        .args(["--batch", &batch.to_string(), "--fields", &fields.to_string(), "--vocab", &vocab.to_string()])
-                        .args(["--dim", &dim.to_string(), "--steps", &steps.to_string(), "--warmup", &warmup.to_string()])
+                        .args([
+                            "--batch",
+                            &batch.to_string(),
+                            "--fields",
+                            &fields.to_string(),
+                            "--vocab",
+                            &vocab.to_string(),
+                        ])
+                        .args([
+                            "--dim",
+                            &dim.to_string(),
+                            "--steps",
+                            &steps.to_string(),
+                            "--warmup",
+                            &warmup.to_string(),
+                        ])
                         .args(["--threads", &threads.to_string()])
                         .output()?;
                     if !out.status.success() {
-                        return Err(anyhow!("bench {m}/{g} failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+                        return Err(anyhow!(
+                            "bench {m}/{g} failed: {}",
+                            String::from_utf8_lossy(&out.stderr).trim()
+                        ));
                     }
                     let row: crate::bench::BenchRow = serde_json::from_slice(&out.stdout)?;
                     rows.push(row);

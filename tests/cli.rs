@@ -60,7 +60,7 @@ fn unknown_top_level_key_lists_valid_ones() {
     expect_error(
         "key",
         "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnet}]\nepochz: 3\n",
-        "htl: error: key.yaml: unknown field `epochz`, expected one of `name`, `description`, `dataset`, `train`, `seeds`, `constant_reference`, `base`, `variants` at line 3 column 1",
+        "htl: error: key.yaml: unknown field `epochz`, expected one of `name`, `description`, `dataset`, `train`, `seeds`, `device`, `constant_reference`, `base`, `variants`, `grid` at line 3 column 1",
     );
 }
 
@@ -107,6 +107,21 @@ fn unknown_gradient_strategy() {
         "grad",
         "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnet, grad: gradnorm}]\n",
         "htl: error: grad.yaml: key `variants[0].grad`: unknown variant `gradnorm`, expected one of `sum`, `pcgrad`, `metabalance`, `htl` (valid strategies: sum, pcgrad, metabalance, htl)",
+    );
+}
+
+#[cfg(not(feature = "tch"))]
+#[test]
+fn a_backend_not_compiled_in_names_its_feature() {
+    expect_error(
+        "dev",
+        "dataset: {synthetic: {rows: 1000}}\ndevice: libtorch\nvariants: [{model: htlnet}]\n",
+        "htl: error: device `libtorch` needs the `tch` backend, which this binary was built without; rebuild with `cargo build --release --features tch` (README: Running on libtorch / on a GPU)",
+    );
+    expect_error(
+        "dev2",
+        "dataset: {synthetic: {rows: 1000}}\ndevice: tpu\nvariants: [{model: htlnet}]\n",
+        "htl: error: unknown device `tpu`; valid: cpu, libtorch, libtorch-cuda:N, cuda:N",
     );
 }
 

@@ -115,6 +115,8 @@ pub struct RawExperiment {
     /// Seeds; one cell per variant and seed.
     #[serde(default = "default_seeds")]
     pub seeds: Vec<u64>,
+    /// Device: `cpu` (default), `libtorch`, `libtorch-cuda:N`, `cuda:N`; `--device` overrides.
+    pub device: Option<String>,
     /// Add the `constant` reference row (training base rates / mean).
     #[serde(default = "yes")]
     pub constant_reference: bool,
@@ -217,6 +219,8 @@ pub struct Experiment {
     pub cells: Vec<CellConfig>,
     /// Variant labels in order (the constant reference first when enabled).
     pub variants: Vec<String>,
+    /// The YAML `device:` key.
+    pub device: Option<String>,
 }
 
 fn merge(base: &serde_yaml::Mapping, over: &serde_yaml::Mapping) -> serde_yaml::Mapping {
@@ -365,6 +369,7 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
         dataset: raw.dataset,
         cells,
         variants,
+        device: raw.device,
     })
 }
 

@@ -16,6 +16,7 @@ use crate::model::blocks::linear;
 
 /// One IFU over a set of `m` items of width `d_in`, output width `k`.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Ifu {
     /// Attention fusion.
     Attention(AttentionIfu),

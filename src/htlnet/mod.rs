@@ -245,6 +245,7 @@ impl MultiTaskModel for HtlNet {
         let mut les: Vec<Tensor<2>> = Vec::new();
         let mut preds = Vec::with_capacity(n);
         let mut aux = Vec::new();
+        #[allow(clippy::needless_range_loop)]
         for t in 0..n {
             let e = inputs[t][0].clone();
             let mut parts = Vec::with_capacity(3);

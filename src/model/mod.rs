@@ -146,6 +146,32 @@ pub fn device_of(batch: &Batch) -> Device {
     batch.labels[0].device()
 }
 
+/// Parses the first Markdown table whose header starts `| key | default |` into
+/// `(key, default)` pairs — used by tests that keep model READMEs equal to the code.
+pub fn readme_defaults_table(markdown: &str) -> Option<Vec<(String, String)>> {
+    let mut lines = markdown
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("| key | default |"));
+    lines.next()?;
+    lines.next()?; // separator
+    let rows = lines
+        .take_while(|l| l.trim_start().starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l
+                .trim()
+                .trim_matches('|')
+                .split('|')
+                .map(str::trim)
+                .collect();
+            (
+                cells[0].to_string(),
+                cells.get(1).copied().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    Some(rows)
+}
+
 /// Small fixtures for model tests: a task chain, build info and a random batch.
 #[cfg(test)]
 pub mod testutil {
@@ -231,30 +257,4 @@ pub mod testutil {
             record: true,
         }
     }
-}
-
-/// Parses the first Markdown table whose header starts `| key | default |` into
-/// `(key, default)` pairs — used by tests that keep model READMEs equal to the code.
-pub fn readme_defaults_table(markdown: &str) -> Option<Vec<(String, String)>> {
-    let mut lines = markdown
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with("| key | default |"));
-    lines.next()?;
-    lines.next()?; // separator
-    let rows = lines
-        .take_while(|l| l.trim_start().starts_with('|'))
-        .map(|l| {
-            let cells: Vec<&str> = l
-                .trim()
-                .trim_matches('|')
-                .split('|')
-                .map(str::trim)
-                .collect();
-            (
-                cells[0].to_string(),
-                cells.get(1).copied().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    Some(rows)
 }

@@ -156,6 +156,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)]
     fn combined_gradient_is_core_plus_adjusted() {
         let v = vec![
             vec![1.0, -2.0, 0.5],

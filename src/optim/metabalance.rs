@@ -39,6 +39,7 @@ impl MetaBalance {
 }
 
 impl GradientStrategy for MetaBalance {
+    #[allow(clippy::needless_range_loop)]
     fn adjust(&mut self, gram: &[Vec<f64>], _rng: &mut ChaCha8Rng) -> Vec<Vec<f64>> {
         let n = gram.len();
         for t in 0..n {

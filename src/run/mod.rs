@@ -55,12 +55,74 @@ pub struct RunSummary {
     pub summary_md: String,
 }
 
-/// The device a run uses, from the CLI / YAML name.
-pub fn device_from_name(name: &str) -> Result<Device, String> {
+/// A device chosen at run time: its name, the burn backend behind it, and the device.
+#[derive(Debug, Clone)]
+pub struct DeviceChoice {
+    /// As written: `cpu`, `libtorch`, `libtorch-cuda:0`, `cuda:0`.
+    pub name: String,
+    /// Backend: `flex`, `tch` or `cuda`.
+    pub backend: &'static str,
+    /// The burn device.
+    pub device: Device,
+    /// GPU devices run cells one after another by default.
+    pub is_gpu: bool,
+}
+
+fn gpu_index(name: &str, prefix: &str) -> Result<usize, String> {
+    name.strip_prefix(prefix)
+        .and_then(|i| i.parse().ok())
+        .ok_or_else(|| {
+            format!("device `{name}`: write the GPU index after the colon, e.g. `{prefix}0`")
+        })
+}
+
+/// Parses a device name: `cpu` (flex, always built in), `libtorch` / `libtorch-cuda:N`
+/// (feature `tch`), `cuda:N` (feature `cuda`). A device whose backend is not compiled in
+/// names the feature to enable.
+pub fn device_from_name(name: &str) -> Result<DeviceChoice, String> {
+    let choice = |backend, device, is_gpu| {
+        Ok(DeviceChoice {
+            name: name.to_string(),
+            backend,
+            device,
+            is_gpu,
+        })
+    };
+    let missing = |feature: &str| {
+        Err(format!(
+            "device `{name}` needs the `{feature}` backend, which this binary was built without; rebuild with `cargo build --release --features {feature}` (README: Running on libtorch / on a GPU)"
+        ))
+    };
     match name {
-        "cpu" | "flex" => Ok(Device::flex()),
+        "cpu" | "flex" => choice("flex", Device::flex(), false),
+        "libtorch" => {
+            #[cfg(feature = "tch")]
+            #[allow(deprecated)]
+            return choice("tch", Device::libtorch(), false);
+            #[cfg(not(feature = "tch"))]
+            missing("tch")
+        }
+        n if n.starts_with("libtorch-cuda:") => {
+            let _i = gpu_index(n, "libtorch-cuda:")?;
+            #[cfg(feature = "tch")]
+            #[allow(deprecated)]
+            return choice("tch", Device::libtorch_cuda(_i), true);
+            #[cfg(not(feature = "tch"))]
+            missing("tch")
+        }
+        n if n.starts_with("cuda:") || n == "cuda" => {
+            let _i = if n == "cuda" {
+                0
+            } else {
+                gpu_index(n, "cuda:")?
+            };
+            #[cfg(feature = "cuda")]
+            return choice("cuda", Device::cuda(_i), true);
+            #[cfg(not(feature = "cuda"))]
+            missing("cuda")
+        }
         other => Err(format!(
-            "unknown device `{other}`; this build supports: cpu (the flex backend). libtorch and CUDA devices are not built in yet"
+            "unknown device `{other}`; valid: cpu, libtorch, libtorch-cuda:N, cuda:N"
         )),
     }
 }
@@ -69,9 +131,10 @@ pub fn device_from_name(name: &str) -> Result<Device, String> {
 pub fn run_experiment(
     exp: &Experiment,
     data: &Dataset,
-    device: &Device,
+    dev: &DeviceChoice,
     opts: &RunOptions,
 ) -> Result<RunSummary, String> {
+    let device = &dev.device;
     let root = opts
         .out
         .clone()
@@ -107,7 +170,7 @@ pub fn run_experiment(
             todo.push((*c, id));
         }
     }
-    write_manifest(&store, exp, &started, None)?;
+    write_manifest(&store, exp, dev, &started, None)?;
     let show = !opts.quiet && std::io::stderr().is_terminal();
     let multi = MultiProgress::with_draw_target(if show {
         ProgressDrawTarget::stderr()
@@ -158,7 +221,16 @@ pub fn run_experiment(
             };
             let secs = t0.elapsed().as_secs_f64();
             let written = match &result {
-                Ok(out) => write_cell(&store, id, cell, data, out, secs, opts.save_predictions),
+                Ok(out) => write_cell(
+                    &store,
+                    id,
+                    cell,
+                    data,
+                    out,
+                    secs,
+                    opts.save_predictions,
+                    dev,
+                ),
                 Err(e) => write_failed(&store, id, cell, &e.to_string()),
             };
             if let Err(e) = &result {
@@ -182,7 +254,7 @@ pub fn run_experiment(
     bar.finish_and_clear();
     let failed = failed.into_inner().expect("lock");
     let summary_md = write_summaries(&store, exp, &cells)?;
-    write_manifest(&store, exp, &started, Some(&now_rfc3339()))?;
+    write_manifest(&store, exp, dev, &started, Some(&now_rfc3339()))?;
     Ok(RunSummary {
         root,
         total: cells.len(),
@@ -214,6 +286,7 @@ fn io(e: std::io::Error) -> String {
     e.to_string()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_cell(
     store: &ResultStore,
     id: &str,
@@ -222,6 +295,7 @@ fn write_cell(
     out: &TrainOutcome,
     secs: f64,
     save_predictions: bool,
+    dev: &DeviceChoice,
 ) -> Result<(), String> {
     store
         .write_cell(
@@ -277,7 +351,8 @@ fn write_cell(
         "seconds": secs,
         "best_epoch": out.best_epoch,
         "steps": out.steps,
-        "backend": "flex",
+        "backend": dev.backend,
+        "device": dev.name,
         "grad": cell.grad.name(),
         "finished": now_rfc3339(),
     });
@@ -370,6 +445,7 @@ fn write_summaries(
 fn write_manifest(
     store: &ResultStore,
     exp: &Experiment,
+    dev: &DeviceChoice,
     started: &str,
     ended: Option<&str>,
 ) -> Result<(), String> {
@@ -397,8 +473,8 @@ fn write_manifest(
         "git_dirty": dirty,
         "htlbench": env!("CARGO_PKG_VERSION"),
         "crates": {"burn": "0.22.1", "polars": "0.55", "rustc": option_env!("RUSTC_VERSION").unwrap_or("see Cargo.lock")},
-        "backend": "flex",
-        "device": "cpu",
+        "backend": dev.backend,
+        "device": dev.name,
         "machine": {"host": host, "os": std::env::consts::OS, "arch": std::env::consts::ARCH,
                      "cores": std::thread::available_parallelism().map_or(1, |n| n.get())},
         "started": started,

@@ -112,7 +112,11 @@ impl Prepared {
     /// Builds a batch of `rows` of `split` on `device`.
     pub fn batch(&self, split: &Split, rows: &[usize], device: &Device) -> Batch {
         let b = rows.len();
-        let cat_host: Vec<Vec<u32>> = split.cat.iter().map(|col| rows.iter().map(|&r| col[r]).collect()).collect();
+        let cat_host: Vec<Vec<u32>> = split
+            .cat
+            .iter()
+            .map(|col| rows.iter().map(|&r| col[r]).collect())
+            .collect();
         let cat = cat_host
             .iter()
             .map(|col| int1(col.iter().map(|&x| x as i64).collect(), device))

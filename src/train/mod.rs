@@ -246,7 +246,8 @@ pub fn train_cell(
                 break;
             }
             let batch = prep.batch(&data.train, chunk, &ad);
-            let want_stats = tc.grad_stats_every > 0 && ctx.step % tc.grad_stats_every as u64 == 0;
+            let want_stats =
+                tc.grad_stats_every > 0 && ctx.step.is_multiple_of(tc.grad_stats_every as u64);
             let (new_model, losses, stats) = stepper.step(
                 model,
                 &batch,

@@ -96,13 +96,22 @@ pub fn sparse_gram(emb: &FieldEmbedding, batch: &Batch, act: &[Vec<Tensor<2>>]) 
     let b = batch.size;
     let host: Vec<Vec<f32>> = act
         .iter()
-        .map(|g| g[0].clone().into_data().try_into_vec::<f32>().unwrap_or_else(|_| vec![0.0; b * width]))
+        .map(|g| {
+            g[0].clone()
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap_or_else(|_| vec![0.0; b * width])
+        })
         .collect();
     let mut k = vec![vec![0.0f64; n]; n];
     let mut add_block = |blocks: &[Vec<f32>]| {
         for i in 0..n {
             for j in i..n {
-                let dot: f64 = blocks[i].iter().zip(&blocks[j]).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+                let dot: f64 = blocks[i]
+                    .iter()
+                    .zip(&blocks[j])
+                    .map(|(x, y)| f64::from(*x) * f64::from(*y))
+                    .sum();
                 k[i][j] += dot;
                 if i != j {
                     k[j][i] += dot;
@@ -110,7 +119,12 @@ pub fn sparse_gram(emb: &FieldEmbedding, batch: &Batch, act: &[Vec<Tensor<2>>]) 
             }
         }
     };
-    let max_vocab = emb.tables.iter().map(|t| t.val().dims()[0]).max().unwrap_or(0);
+    let max_vocab = emb
+        .tables
+        .iter()
+        .map(|t| t.val().dims()[0])
+        .max()
+        .unwrap_or(0);
     let mut slot = vec![u32::MAX; max_vocab];
     for (f, idx) in batch.cat_host.iter().enumerate().take(emb.tables.len()) {
         let mut uniq: Vec<u32> = Vec::new();
@@ -322,20 +336,37 @@ impl Stepper {
             }
             (values, g, acc)
         };
-        HeadsPass { values, gp, act: act_grads, z, trunk_rng }
+        HeadsPass {
+            values,
+            gp,
+            act: act_grads,
+            z,
+            trunk_rng,
+        }
     }
 
     /// Per task, the gradient of its loss w.r.t. every shared parameter: one surrogate
     /// backward per task (the first reuses the trunk graph of the pass, the others re-run
     /// the trunk with the same generator state).
-    pub fn per_task_params(&self, model: &AnyModel, batch: &Batch, step: u64, pass: &HeadsPass) -> Vec<GradientsParams> {
+    pub fn per_task_params(
+        &self,
+        model: &AnyModel,
+        batch: &Batch,
+        step: u64,
+        pass: &HeadsPass,
+    ) -> Vec<GradientsParams> {
         let n = pass.act.len();
         let mut per_task: Vec<GradientsParams> = Vec::with_capacity(n);
         for (t, g_t) in pass.act.iter().enumerate() {
             let z_t = if t == 0 {
                 pass.z.clone()
             } else {
-                let mut c = ForwardCtx { training: true, rng: pass.trunk_rng.clone(), step, record: false };
+                let mut c = ForwardCtx {
+                    training: true,
+                    rng: pass.trunk_rng.clone(),
+                    step,
+                    record: false,
+                };
                 model.shared(batch, &mut c)
             };
             let surrogate = z_t
@@ -352,7 +383,12 @@ impl Stepper {
     }
 
     /// Per-task loss values, head gradients and per-task shared-parameter gradients.
-    pub fn per_task(&self, model: &AnyModel, batch: &Batch, ctx: &mut ForwardCtx) -> (Vec<f32>, GradientsParams, Vec<GradientsParams>) {
+    pub fn per_task(
+        &self,
+        model: &AnyModel,
+        batch: &Batch,
+        ctx: &mut ForwardCtx,
+    ) -> (Vec<f32>, GradientsParams, Vec<GradientsParams>) {
         let pass = self.heads_pass(model, batch, ctx);
         let per_task = self.per_task_params(model, batch, ctx.step, &pass);
         (pass.values, pass.gp, per_task)
@@ -530,7 +566,10 @@ mod tests {
                 for i in 0..3 {
                     for j in 0..3 {
                         let (a, r) = (sparse[i][j], slow[i][j]);
-                        assert!((a - r).abs() <= 1e-4 * r.abs().max(1e-8), "{name} sparse: K[{i}][{j}] {a} vs {r}");
+                        assert!(
+                            (a - r).abs() <= 1e-4 * r.abs().max(1e-8),
+                            "{name} sparse: K[{i}][{j}] {a} vs {r}"
+                        );
                     }
                 }
             }
