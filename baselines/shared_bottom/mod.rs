@@ -129,3 +129,6 @@ impl MultiTaskModel for SharedBottom {
         self.towers.len()
     }
 }
+
+#[cfg(test)]
+mod tests;

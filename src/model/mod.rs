@@ -13,6 +13,7 @@
 //!   activation gradient from one backward pass over leaf copies.
 
 pub mod blocks;
+pub mod presets;
 mod registry;
 
 pub use registry::{build_model, find_model, registry, AnyModel, ModelEntry};

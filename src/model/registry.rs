@@ -8,6 +8,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel};
+use crate::baselines::adatt::{Adatt, AdattConfig};
+use crate::baselines::aitm::{Aitm, AitmConfig};
+use crate::baselines::dnn::{Dnn, DnnConfig};
+use crate::baselines::esmm::{Esmm, EsmmConfig};
+use crate::baselines::mmoe::{Mmoe, MmoeConfig};
+use crate::baselines::ple::{Ple, PleConfig};
 use crate::baselines::shared_bottom::{SharedBottom, SharedBottomConfig};
 use crate::htlnet::{HtlNet, HtlNetConfig};
 
@@ -19,6 +25,18 @@ pub enum AnyModel {
     SharedBottom(SharedBottom),
     /// `htlnet`
     HtlNet(HtlNet),
+    /// `dnn`
+    Dnn(Dnn),
+    /// `mmoe`
+    Mmoe(Mmoe),
+    /// `ple`
+    Ple(Ple),
+    /// `adatt`
+    Adatt(Adatt),
+    /// `esmm`
+    Esmm(Esmm),
+    /// `aitm`
+    Aitm(Aitm),
 }
 
 macro_rules! dispatch {
@@ -26,6 +44,12 @@ macro_rules! dispatch {
         match $self {
             AnyModel::SharedBottom($m) => $e,
             AnyModel::HtlNet($m) => $e,
+            AnyModel::Dnn($m) => $e,
+            AnyModel::Mmoe($m) => $e,
+            AnyModel::Ple($m) => $e,
+            AnyModel::Adatt($m) => $e,
+            AnyModel::Esmm($m) => $e,
+            AnyModel::Aitm($m) => $e,
         }
     };
 }
@@ -88,6 +112,16 @@ fn resolve_as<C: Serialize + DeserializeOwned + Default>(
     serde_yaml::to_value(c).map_err(|e| e.to_string())
 }
 
+/// Parses, validates with `check` and re-serialises (defaults filled in).
+fn resolve_checked<C: Serialize + DeserializeOwned + Default>(
+    v: &serde_yaml::Value,
+    check: fn(&C) -> Result<(), String>,
+) -> Result<serde_yaml::Value, String> {
+    let c: C = parse(v)?;
+    check(&c)?;
+    serde_yaml::to_value(c).map_err(|e| e.to_string())
+}
+
 /// All registered models, in the order `htl models` lists them.
 pub fn registry() -> &'static [ModelEntry] {
     static ENTRIES: &[ModelEntry] = &[
@@ -105,6 +139,19 @@ pub fn registry() -> &'static [ModelEntry] {
         build: build_htlnet,
     },
     ModelEntry {
+        name: "dnn",
+        summary: "DNN: one independent network per task (own embedding and MLP), nothing shared",
+        folder: "baselines/dnn",
+        default_grad: "sum",
+        defaults: defaults_of::<DnnConfig>,
+        resolve: |v| resolve_checked::<DnnConfig>(v, DnnConfig::validate),
+        build: |v, info, rng, dev| {
+            let c: DnnConfig = parse(v)?;
+            c.validate()?;
+            Ok(AnyModel::Dnn(Dnn::new(&c, info, rng, dev)))
+        },
+    },
+    ModelEntry {
         name: "shared_bottom",
         summary: "Shared-Bottom: shared MLP over the embedding, one tower per task",
         folder: "baselines/shared_bottom",
@@ -112,6 +159,71 @@ pub fn registry() -> &'static [ModelEntry] {
         defaults: defaults_of::<SharedBottomConfig>,
         resolve: resolve_as::<SharedBottomConfig>,
         build: |v, info, rng, dev| Ok(AnyModel::SharedBottom(SharedBottom::new(&parse(v)?, info, rng, dev))),
+    },
+    ModelEntry {
+        name: "mmoe",
+        summary: "MMoE (KDD 2018): shared experts, one softmax gate per task, towers",
+        folder: "baselines/mmoe",
+        default_grad: "sum",
+        defaults: defaults_of::<MmoeConfig>,
+        resolve: |v| resolve_checked::<MmoeConfig>(v, MmoeConfig::validate),
+        build: |v, info, rng, dev| {
+            let c: MmoeConfig = parse(v)?;
+            c.validate()?;
+            Ok(AnyModel::Mmoe(Mmoe::new(&c, info, rng, dev)))
+        },
+    },
+    ModelEntry {
+        name: "ple",
+        summary: "PLE (RecSys 2020): stacked CGC levels of task-specific and shared experts with gates",
+        folder: "baselines/ple",
+        default_grad: "sum",
+        defaults: defaults_of::<PleConfig>,
+        resolve: |v| resolve_checked::<PleConfig>(v, PleConfig::validate),
+        build: |v, info, rng, dev| {
+            let c: PleConfig = parse(v)?;
+            c.validate()?;
+            Ok(AnyModel::Ple(Ple::new(&c, info, rng, dev)))
+        },
+    },
+    ModelEntry {
+        name: "adatt",
+        summary: "AdaTT (KDD 2023): per-task expert groups fused task-to-task by gates, native-expert residual",
+        folder: "baselines/adatt",
+        default_grad: "sum",
+        defaults: defaults_of::<AdattConfig>,
+        resolve: |v| resolve_checked::<AdattConfig>(v, AdattConfig::validate),
+        build: |v, info, rng, dev| {
+            let c: AdattConfig = parse(v)?;
+            c.validate()?;
+            Ok(AnyModel::Adatt(Adatt::new(&c, info, rng, dev)))
+        },
+    },
+    ModelEntry {
+        name: "esmm",
+        summary: "ESMM (SIGIR 2018): entire-space product chain over the binary tasks; core on its own tower or as expected value",
+        folder: "baselines/esmm",
+        default_grad: "sum",
+        defaults: defaults_of::<EsmmConfig>,
+        resolve: |v| resolve_checked::<EsmmConfig>(v, EsmmConfig::validate),
+        build: |v, info, rng, dev| {
+            let c: EsmmConfig = parse(v)?;
+            c.validate()?;
+            Ok(AnyModel::Esmm(Esmm::new(&c, info, rng, dev)?))
+        },
+    },
+    ModelEntry {
+        name: "aitm",
+        summary: "AITM (KDD 2021): adaptive information transfer down the chain with attention, calibrator alpha_cal",
+        folder: "baselines/aitm",
+        default_grad: "sum",
+        defaults: defaults_of::<AitmConfig>,
+        resolve: |v| resolve_checked::<AitmConfig>(v, AitmConfig::validate),
+        build: |v, info, rng, dev| {
+            let c: AitmConfig = parse(v)?;
+            c.validate()?;
+            Ok(AnyModel::Aitm(Aitm::new(&c, info, rng, dev)))
+        },
     },
     ];
     ENTRIES

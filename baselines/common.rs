@@ -1,0 +1,151 @@
+//! Pieces several baselines share: softmax gates, gated expert mixing, option checks and the
+//! mapping from task kinds to prediction types.
+
+use burn::module::Module;
+use burn::nn::{BatchNorm, BatchNormConfig, Linear};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::TaskKind;
+use crate::model::blocks::{linear, Mlp};
+use crate::model::{BuildInfo, Pred};
+
+/// A softmax gate over `n` experts: `softmax(BN?(W x + b))`.
+///
+/// The papers (MMoE, PLE, AdaTT) use `softmax(W x + b)`; torch-rechub's gates put a
+/// batch-norm between the linear map and the softmax (`gate_bn: true`).
+#[derive(Module, Debug)]
+pub struct Gate {
+    /// `[d_in] → [n]` logits.
+    pub linear: Linear,
+    /// Optional batch-norm on the logits (torch-rechub's variant).
+    pub bn: Option<BatchNorm>,
+}
+
+impl Gate {
+    /// A gate reading `d_in` features and weighting `n` experts.
+    pub fn new(d_in: usize, n: usize, bn: bool, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        Self {
+            linear: linear(d_in, n, true, rng, device),
+            bn: bn.then(|| BatchNormConfig::new(n).init(device)),
+        }
+    }
+
+    /// Expert weights; every row sums to 1.
+    ///
+    /// # Shapes
+    /// `x: [batch, d_in]` → `[batch, n]`
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let mut h = self.linear.forward(x);
+        if let Some(bn) = &self.bn {
+            h = bn.forward(h);
+        }
+        softmax(h, 1)
+    }
+}
+
+/// Weighted sum of expert outputs: `Σ_j w[:, j] · experts[j]`.
+///
+/// # Shapes
+/// `weights: [batch, n]`, `experts[j]: [batch, d]` → `[batch, d]`
+pub fn mix(weights: Tensor<2>, experts: &[Tensor<2>]) -> Tensor<2> {
+    let stacked: Tensor<3> = Tensor::stack(experts.to_vec(), 1); // [batch, n, d]
+    (stacked * weights.unsqueeze_dim::<3>(2))
+        .sum_dim(1)
+        .squeeze_dim::<2>(1)
+}
+
+/// Runs every expert on the same input.
+pub fn run_experts(
+    experts: &[Mlp],
+    x: &Tensor<2>,
+    ctx: &mut crate::model::ForwardCtx,
+) -> Vec<Tensor<2>> {
+    experts.iter().map(|e| e.forward(x.clone(), ctx)).collect()
+}
+
+/// Binary flag per task, in chain order.
+pub fn binary_flags(info: &BuildInfo) -> Vec<bool> {
+    info.tasks
+        .tasks()
+        .iter()
+        .map(|t| t.kind == TaskKind::Binary)
+        .collect()
+}
+
+/// A head output as a prediction: logit for a binary task, value for the core task.
+pub fn as_pred(out: Tensor<1>, binary: bool) -> Pred {
+    if binary {
+        Pred::Logit(out)
+    } else {
+        Pred::Value(out)
+    }
+}
+
+/// Checks an enumerated option; the error names the key and the valid values.
+pub fn check_enum(key: &str, value: &str, valid: &[&str]) -> Result<(), String> {
+    if valid.contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{key}: {value}` is not valid; use one of: {}",
+            valid.join(", ")
+        ))
+    }
+}
+
+/// Checks a dropout probability.
+pub fn check_dropout(p: f64) -> Result<(), String> {
+    if (0.0..1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(format!("`dropout: {p}` must be in [0, 1)"))
+    }
+}
+
+/// Checks a count that must be at least `min`.
+pub fn check_at_least(key: &str, value: usize, min: usize) -> Result<(), String> {
+    if value >= min {
+        Ok(())
+    } else {
+        Err(format!("`{key}: {value}` must be at least {min}"))
+    }
+}
+
+/// Checks that a list of widths is non-empty and has no zero width.
+pub fn check_widths(key: &str, widths: &[usize], may_be_empty: bool) -> Result<(), String> {
+    if !may_be_empty && widths.is_empty() {
+        return Err(format!("`{key}` needs at least one hidden width"));
+    }
+    if widths.contains(&0) {
+        return Err(format!("`{key}: {widths:?}` has a zero width"));
+    }
+    Ok(())
+}
+
+/// Expert widths at each level under `expert_layout`: `repeat` gives every level the whole
+/// `expert` MLP; `split` gives level l one layer of width `expert[l]` (MTReclib's PLE, where
+/// `levels` must equal `len(expert)`).
+pub fn level_widths(expert: &[usize], layout_split: bool, levels: usize) -> Vec<Vec<usize>> {
+    if layout_split {
+        expert.iter().map(|&w| vec![w]).collect()
+    } else {
+        vec![expert.to_vec(); levels]
+    }
+}
+
+/// Checks `levels`, `expert` and `expert_layout` together.
+pub fn check_levels(levels: usize, expert: &[usize], layout: &str) -> Result<(), String> {
+    check_enum("expert_layout", layout, &["repeat", "split"])?;
+    check_at_least("levels", levels, 1)?;
+    check_widths("expert", expert, false)?;
+    if layout == "split" && expert.len() != levels {
+        return Err(format!(
+            "`expert_layout: split` gives level l one layer of width expert[l], so `expert` \
+             needs `levels` = {levels} widths, not {}",
+            expert.len()
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! DNN: one independent network per task (own embedding, own MLP, own head). Nothing is
+//! shared, so it is the "no multi-task learning" reference. See `README.md` beside this file.
+
+use burn::module::{Module, ParamId};
+use burn::tensor::{Device, Tensor};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::common::{as_pred, binary_flags, check_dropout, check_widths};
+use crate::model::blocks::{FieldEmbedding, Mlp, Tower};
+use crate::model::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel};
+
+/// Options of `model: dnn` (YAML keys are the field names). Kept equal to `defaults.yaml` and
+/// the README's table by a test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnnConfig {
+    /// Embedding width per field (each task has its own tables).
+    pub embed_dim: usize,
+    /// Hidden widths of each task's bottom MLP.
+    pub bottom: Vec<usize>,
+    /// Hidden widths of each task's tower after the bottom.
+    pub tower: Vec<usize>,
+    /// Dropout after every hidden layer.
+    pub dropout: f64,
+}
+
+impl Default for DnnConfig {
+    fn default() -> Self {
+        Self {
+            embed_dim: 16,
+            bottom: vec![256, 128],
+            tower: vec![64, 32],
+            dropout: 0.0,
+        }
+    }
+}
+
+impl DnnConfig {
+    /// Checks ranges; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        check_widths("bottom", &self.bottom, true)?;
+        check_widths("tower", &self.tower, true)?;
+        check_dropout(self.dropout)?;
+        if self.embed_dim == 0 {
+            return Err("`embed_dim` must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// One task's private network.
+#[derive(Module, Debug)]
+pub struct TaskNet {
+    /// The task's own embedding tables.
+    pub embedding: FieldEmbedding,
+    /// Bottom MLP.
+    pub bottom: Mlp,
+    /// Tower and head.
+    pub tower: Tower,
+}
+
+/// Independent networks, one per task.
+#[derive(Module, Debug)]
+pub struct Dnn {
+    /// One network per task, in chain order.
+    pub nets: Vec<TaskNet>,
+    /// Binary flag per task.
+    pub binary: Vec<bool>,
+}
+
+impl Dnn {
+    /// Builds one network per task of `info.tasks`; head biases from `info.init_bias`.
+    pub fn new(cfg: &DnnConfig, info: &BuildInfo, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        let nets = info
+            .init_bias
+            .iter()
+            .map(|&b| {
+                let embedding =
+                    FieldEmbedding::new(&info.vocabs, info.n_numeric, cfg.embed_dim, rng, device);
+                let d_in = embedding.out_dim();
+                let bottom = Mlp::new(d_in, &cfg.bottom, cfg.dropout, rng, device);
+                let d_b = bottom.out_dim(d_in);
+                let tower = Tower::new(d_b, &cfg.tower, cfg.dropout, rng, device).with_bias(b);
+                TaskNet {
+                    embedding,
+                    bottom,
+                    tower,
+                }
+            })
+            .collect();
+        Self {
+            nets,
+            binary: binary_flags(info),
+        }
+    }
+}
+
+impl MultiTaskModel for Dnn {
+    /// No trunk: nothing is shared.
+    fn shared(&self, _batch: &Batch, _ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
+        Vec::new()
+    }
+
+    fn heads(
+        &self,
+        _inputs: &[Vec<Tensor<2>>],
+        batch: &Batch,
+        ctx: &mut ForwardCtx,
+    ) -> ModelOutput {
+        let preds = self
+            .nets
+            .iter()
+            .zip(&self.binary)
+            .map(|(net, &bin)| {
+                let e = net.embedding.forward(&batch.cat, batch.num.as_ref());
+                let h = net.bottom.forward(e, ctx);
+                as_pred(net.tower.forward(h, ctx), bin)
+            })
+            .collect();
+        ModelOutput {
+            preds,
+            extra_losses: vec![],
+            aux: vec![],
+        }
+    }
+
+    /// Trivially: no task's loss reaches a trunk.
+    fn separable(&self) -> bool {
+        true
+    }
+
+    /// Empty: DNN has no shared parameters, so per-task gradient strategies have nothing to
+    /// adjust (the trainer then takes a plain step).
+    fn shared_param_ids(&self) -> Vec<ParamId> {
+        Vec::new()
+    }
+
+    fn n_tasks(&self) -> usize {
+        self.nets.len()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,203 @@
+//! ESMM (Ma, Zhao, Huang, Wang, Hu, Zhu, Gai: "Entire Space Multi-Task Model: An Effective
+//! Approach for Estimating Post-Click Conversion Rate", SIGIR 2018), generalised to a chain of
+//! k binary tasks and an optional core task. See `README.md` beside this file.
+
+use burn::module::{list_param_ids, Module, Param, ParamId};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::common::{binary_flags, check_at_least, check_dropout, check_enum, check_widths};
+use crate::model::blocks::{tensor1, FieldEmbedding, Tower};
+use crate::model::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel, Pred};
+
+/// Options of `model: esmm` (YAML keys are the field names). Kept equal to `defaults.yaml` and
+/// the README's table by a test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EsmmConfig {
+    /// Embedding width per field.
+    pub embed_dim: usize,
+    /// Hidden widths of each task tower.
+    pub tower: Vec<usize>,
+    /// Dropout after every hidden layer.
+    pub dropout: f64,
+    /// The core task: `separate` (its own tower predicts the transformed value) or
+    /// `expected_value` (chain probability × conditional amount, see the README).
+    pub core_mode: String,
+}
+
+impl Default for EsmmConfig {
+    fn default() -> Self {
+        Self {
+            embed_dim: 16,
+            tower: vec![128, 64, 32],
+            dropout: 0.0,
+            core_mode: "separate".into(),
+        }
+    }
+}
+
+impl EsmmConfig {
+    /// Checks enumerated options and ranges; the error names the key and the valid values.
+    pub fn validate(&self) -> Result<(), String> {
+        check_at_least("embed_dim", self.embed_dim, 1)?;
+        check_enum(
+            "core_mode",
+            &self.core_mode,
+            &["separate", "expected_value"],
+        )?;
+        check_widths("tower", &self.tower, true)?;
+        check_dropout(self.dropout)
+    }
+}
+
+/// Initial bias of binary head t: the logit of the *conditional* rate `r_t / r_{t-1}` (rates
+/// from `init_bias`, the logits of the marginal training rates), so that the initial product
+/// chain reproduces every marginal rate (SPEC §7). Task 1 keeps its marginal logit.
+pub fn conditional_biases(marginal_logits: &[f32]) -> Vec<f32> {
+    let rate = |z: f32| 1.0 / (1.0 + (-z as f64).exp());
+    marginal_logits
+        .iter()
+        .enumerate()
+        .map(|(t, &z)| {
+            if t == 0 {
+                return z;
+            }
+            let c = (rate(z) / rate(marginal_logits[t - 1])).clamp(1e-6, 1.0 - 1e-6);
+            (c / (1.0 - c)).ln() as f32
+        })
+        .collect()
+}
+
+/// The ESMM network.
+#[derive(Module, Debug)]
+pub struct Esmm {
+    /// θ_s: the field embeddings.
+    pub embedding: FieldEmbedding,
+    /// One tower per task: conditional-probability logits for binary tasks; the core value
+    /// (`separate`) or the conditional amount (`expected_value`) for the core task.
+    pub towers: Vec<Tower>,
+    /// `expected_value` only: the transformed value of a row outside the chain's end
+    /// (learned scalar `[1]`), see the README.
+    pub zero_value: Option<Param<Tensor<1>>>,
+    /// Binary flag per task.
+    pub binary: Vec<bool>,
+}
+
+impl Esmm {
+    /// Builds the network (options already validated).
+    pub fn new(
+        cfg: &EsmmConfig,
+        info: &BuildInfo,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let binary = binary_flags(info);
+        let k = binary.iter().filter(|&&b| b).count();
+        let expected = cfg.core_mode == "expected_value" && k < binary.len();
+        if expected && k == 0 {
+            return Err(
+                "`core_mode: expected_value` needs at least one binary task before the core task"
+                    .into(),
+            );
+        }
+        let embedding =
+            FieldEmbedding::new(&info.vocabs, info.n_numeric, cfg.embed_dim, rng, device);
+        let d_e = embedding.out_dim();
+        let mut bias = conditional_biases(&info.init_bias[..k]);
+        bias.extend_from_slice(&info.init_bias[k..]);
+        let towers = bias
+            .iter()
+            .map(|&b| Tower::new(d_e, &cfg.tower, cfg.dropout, rng, device).with_bias(b))
+            .collect();
+        let zero_value =
+            expected.then(|| Param::from_tensor(tensor1(vec![info.init_bias[k]], device)));
+        Ok(Self {
+            embedding,
+            towers,
+            zero_value,
+            binary,
+        })
+    }
+}
+
+impl MultiTaskModel for Esmm {
+    /// `z = [e]`, the concatenated field embeddings `[batch, fields * embed_dim]`.
+    fn shared(&self, batch: &Batch, _ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
+        vec![self.embedding.forward(&batch.cat, batch.num.as_ref())]
+    }
+
+    /// Binary t: `c_t = sigmoid(tower_t(e))` = p(a_t | a_{t-1} = 1); task 1 predicts its
+    /// logit, task t > 1 the chain probability `P_t = Π_{j≤t} c_j`. Core: `tower_c(e)`
+    /// (`separate`) or `P_k · tower_c(e) + (1 - P_k) · z0` (`expected_value`). Records
+    /// `cond_<t>` `[batch, 1]` (the conditional probabilities).
+    fn heads(
+        &self,
+        inputs: &[Vec<Tensor<2>>],
+        _batch: &Batch,
+        ctx: &mut ForwardCtx,
+    ) -> ModelOutput {
+        let mut preds = Vec::with_capacity(self.towers.len());
+        let mut chain: Option<Tensor<1>> = None;
+        let mut aux = Vec::new();
+        for (t, (tower, z)) in self.towers.iter().zip(inputs).enumerate() {
+            let out = tower.forward(z[0].clone(), ctx);
+            if !self.binary[t] {
+                let pred = match (&self.zero_value, &chain) {
+                    (Some(z0), Some(p)) => {
+                        let z0 = z0.val();
+                        let one_minus = p.clone().neg().add_scalar(1.0);
+                        p.clone() * out + one_minus * z0
+                    }
+                    _ => out,
+                };
+                preds.push(Pred::Value(pred));
+                continue;
+            }
+            let c = sigmoid(out.clone());
+            if ctx.record {
+                aux.push((format!("cond_{t}"), c.clone().unsqueeze_dim::<2>(1)));
+            }
+            match chain.take() {
+                None => {
+                    preds.push(Pred::Logit(out));
+                    chain = Some(c);
+                }
+                Some(p) => {
+                    let p = p * c;
+                    preds.push(Pred::Prob(p.clone()));
+                    chain = Some(p);
+                }
+            }
+        }
+        ModelOutput {
+            preds,
+            extra_losses: vec![],
+            aux,
+        }
+    }
+
+    /// Task t's prediction multiplies the outputs of towers 1..t: not separable.
+    fn separable(&self) -> bool {
+        false
+    }
+
+    fn shared_param_ids(&self) -> Vec<ParamId> {
+        list_param_ids(&self.embedding)
+    }
+
+    fn n_tasks(&self) -> usize {
+        self.towers.len()
+    }
+
+    /// The trunk is exactly `[embedding.forward(batch)]`: per-task strategies can take the
+    /// Gram matrix on the embedding rows the batch touched.
+    fn embedding_trunk(&self) -> Option<&FieldEmbedding> {
+        Some(&self.embedding)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,161 @@
+//! MMoE (Ma, Zhao, Yi, Chen, Hong, Chi: "Modeling Task Relationships in Multi-task Learning
+//! with Multi-gate Mixture-of-Experts", KDD 2018). See `README.md` beside this file.
+
+use burn::module::{list_param_ids, Module, ParamId};
+use burn::tensor::{Device, Tensor};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    as_pred, binary_flags, check_at_least, check_dropout, check_widths, mix, Gate,
+};
+use crate::model::blocks::{FieldEmbedding, Mlp, Tower};
+use crate::model::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel};
+
+/// Options of `model: mmoe` (YAML keys are the field names). Kept equal to `defaults.yaml` and
+/// the README's table by a test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MmoeConfig {
+    /// Embedding width per field.
+    pub embed_dim: usize,
+    /// Number of experts n.
+    pub n_experts: usize,
+    /// Hidden widths of each expert MLP.
+    pub expert: Vec<usize>,
+    /// Hidden widths of each task tower.
+    pub tower: Vec<usize>,
+    /// Dropout after every hidden layer (experts and towers).
+    pub dropout: f64,
+    /// Batch-norm between a gate's linear map and its softmax (torch-rechub); the paper has
+    /// none.
+    pub gate_bn: bool,
+}
+
+impl Default for MmoeConfig {
+    fn default() -> Self {
+        Self {
+            embed_dim: 16,
+            n_experts: 4,
+            expert: vec![256, 128],
+            tower: vec![64, 32],
+            dropout: 0.0,
+            gate_bn: false,
+        }
+    }
+}
+
+impl MmoeConfig {
+    /// Checks ranges; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        check_at_least("embed_dim", self.embed_dim, 1)?;
+        check_at_least("n_experts", self.n_experts, 1)?;
+        check_widths("expert", &self.expert, false)?;
+        check_widths("tower", &self.tower, true)?;
+        check_dropout(self.dropout)
+    }
+}
+
+/// The MMoE network.
+#[derive(Module, Debug)]
+pub struct Mmoe {
+    /// θ_s, part 1: the field embeddings.
+    pub embedding: FieldEmbedding,
+    /// θ_s, part 2: the experts.
+    pub experts: Vec<Mlp>,
+    /// One gate per task over the experts (task-specific).
+    pub gates: Vec<Gate>,
+    /// One tower per task.
+    pub towers: Vec<Tower>,
+    /// Binary flag per task.
+    pub binary: Vec<bool>,
+}
+
+impl Mmoe {
+    /// Builds the network for the task chain in `info`.
+    pub fn new(cfg: &MmoeConfig, info: &BuildInfo, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        let embedding =
+            FieldEmbedding::new(&info.vocabs, info.n_numeric, cfg.embed_dim, rng, device);
+        let d_e = embedding.out_dim();
+        let experts: Vec<Mlp> = (0..cfg.n_experts)
+            .map(|_| Mlp::new(d_e, &cfg.expert, cfg.dropout, rng, device))
+            .collect();
+        let d_x = experts[0].out_dim(d_e);
+        let n = info.init_bias.len();
+        let gates = (0..n)
+            .map(|_| Gate::new(d_e, cfg.n_experts, cfg.gate_bn, rng, device))
+            .collect();
+        let towers = info
+            .init_bias
+            .iter()
+            .map(|&b| Tower::new(d_x, &cfg.tower, cfg.dropout, rng, device).with_bias(b))
+            .collect();
+        Self {
+            embedding,
+            experts,
+            gates,
+            towers,
+            binary: binary_flags(info),
+        }
+    }
+}
+
+impl MultiTaskModel for Mmoe {
+    /// `z = [e, expert_1(e), …, expert_n(e)]`: `e` is `[batch, fields * embed_dim]`, each
+    /// expert output `[batch, expert[last]]`. The experts are shared parameters, so a per-task
+    /// strategy sees each task's gradient on them.
+    fn shared(&self, batch: &Batch, ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
+        let e = self.embedding.forward(&batch.cat, batch.num.as_ref());
+        let mut z = Vec::with_capacity(1 + self.experts.len());
+        z.push(e.clone());
+        for ex in &self.experts {
+            z.push(ex.forward(e.clone(), ctx));
+        }
+        z
+    }
+
+    /// Task t: `g_t = softmax(W_t e_t)` on its own copy of `e`, `f_t = Σ_j g_t[j] expert_j`
+    /// (its own copies), `out_t = tower_t(f_t)`. Records `gate_<t>` `[batch, n_experts]`.
+    fn heads(
+        &self,
+        inputs: &[Vec<Tensor<2>>],
+        _batch: &Batch,
+        ctx: &mut ForwardCtx,
+    ) -> ModelOutput {
+        let mut preds = Vec::with_capacity(self.towers.len());
+        let mut aux = Vec::new();
+        for (t, ((gate, tower), z)) in self.gates.iter().zip(&self.towers).zip(inputs).enumerate() {
+            let g = gate.forward(z[0].clone());
+            if ctx.record {
+                aux.push((format!("gate_{t}"), g.clone()));
+            }
+            let f = mix(g, &z[1..]);
+            preds.push(as_pred(tower.forward(f, ctx), self.binary[t]));
+        }
+        ModelOutput {
+            preds,
+            extra_losses: vec![],
+            aux,
+        }
+    }
+
+    /// Task t reads only `inputs[t]` (its copy of `e` and of every expert output).
+    fn separable(&self) -> bool {
+        true
+    }
+
+    fn shared_param_ids(&self) -> Vec<ParamId> {
+        let mut ids = list_param_ids(&self.embedding);
+        for e in &self.experts {
+            ids.extend(list_param_ids(e));
+        }
+        ids
+    }
+
+    fn n_tasks(&self) -> usize {
+        self.towers.len()
+    }
+}
+
+#[cfg(test)]
+mod tests;

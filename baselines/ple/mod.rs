@@ -1,0 +1,230 @@
+//! PLE (Tang, Liu, Zhao, Gong: "Progressive Layered Extraction (PLE): A Novel Multi-Task
+//! Learning (MTL) Model for Personalized Recommendations", RecSys 2020): stacked CGC levels.
+//! See `README.md` beside this file.
+
+use burn::module::{list_param_ids, Module, ParamId};
+use burn::tensor::{Device, Tensor};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    as_pred, binary_flags, check_at_least, check_dropout, check_levels, check_widths, level_widths,
+    mix, run_experts, Gate,
+};
+use crate::model::blocks::{FieldEmbedding, Mlp, Tower};
+use crate::model::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel};
+
+/// Options of `model: ple` (YAML keys are the field names). Kept equal to `defaults.yaml` and
+/// the README's table by a test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PleConfig {
+    /// Embedding width per field.
+    pub embed_dim: usize,
+    /// Number of stacked CGC levels.
+    pub levels: usize,
+    /// Shared experts per level.
+    pub shared_experts: usize,
+    /// Task-specific experts per task per level.
+    pub specific_experts: usize,
+    /// Expert MLP widths (see `expert_layout`).
+    pub expert: Vec<usize>,
+    /// `repeat`: every level's experts are the MLP `expert`; `split`: level l's experts are
+    /// one layer of width `expert[l]` (MTReclib), `len(expert)` must equal `levels`.
+    pub expert_layout: String,
+    /// Hidden widths of each task tower.
+    pub tower: Vec<usize>,
+    /// Dropout after every hidden layer (experts and towers).
+    pub dropout: f64,
+    /// Batch-norm between a gate's linear map and its softmax (torch-rechub); the paper has
+    /// none.
+    pub gate_bn: bool,
+}
+
+impl Default for PleConfig {
+    fn default() -> Self {
+        Self {
+            embed_dim: 16,
+            levels: 2,
+            shared_experts: 2,
+            specific_experts: 2,
+            expert: vec![128],
+            expert_layout: "repeat".into(),
+            tower: vec![64, 32],
+            dropout: 0.0,
+            gate_bn: false,
+        }
+    }
+}
+
+impl PleConfig {
+    /// Checks enumerated options and ranges; the error names the key and the valid values.
+    pub fn validate(&self) -> Result<(), String> {
+        check_at_least("embed_dim", self.embed_dim, 1)?;
+        check_levels(self.levels, &self.expert, &self.expert_layout)?;
+        if self.shared_experts + self.specific_experts == 0 {
+            return Err("`shared_experts` and `specific_experts` are both 0: no experts".into());
+        }
+        check_widths("tower", &self.tower, true)?;
+        check_dropout(self.dropout)
+    }
+}
+
+/// One Customized Gate Control (CGC) level.
+#[derive(Module, Debug)]
+pub struct CgcLevel {
+    /// `specific[t][k]`: task t's k-th expert.
+    pub specific: Vec<Vec<Mlp>>,
+    /// Shared experts.
+    pub shared: Vec<Mlp>,
+    /// Task gates over (own specific experts, then shared experts).
+    pub task_gates: Vec<Gate>,
+    /// Shared gate over (every task's specific experts in task order, then shared experts);
+    /// absent on the last level, whose shared path feeds nothing.
+    pub shared_gate: Option<Gate>,
+}
+
+/// The PLE network.
+#[derive(Module, Debug)]
+pub struct Ple {
+    /// θ_s: the field embeddings.
+    pub embedding: FieldEmbedding,
+    /// CGC levels, bottom to top.
+    pub levels: Vec<CgcLevel>,
+    /// One tower per task on its last-level gate output.
+    pub towers: Vec<Tower>,
+    /// Binary flag per task.
+    pub binary: Vec<bool>,
+}
+
+impl Ple {
+    /// Builds the network (options already validated).
+    pub fn new(cfg: &PleConfig, info: &BuildInfo, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        let embedding =
+            FieldEmbedding::new(&info.vocabs, info.n_numeric, cfg.embed_dim, rng, device);
+        let n = info.init_bias.len();
+        let widths = level_widths(&cfg.expert, cfg.expert_layout == "split", cfg.levels);
+        let (ms, mh) = (cfg.specific_experts, cfg.shared_experts);
+        let mut d_in = embedding.out_dim();
+        let mut levels = Vec::with_capacity(cfg.levels);
+        for (l, w) in widths.iter().enumerate() {
+            let last = l + 1 == widths.len();
+            let expert = |rng: &mut ChaCha8Rng| Mlp::new(d_in, w, cfg.dropout, rng, device);
+            let specific = (0..n)
+                .map(|_| (0..ms).map(|_| expert(rng)).collect())
+                .collect();
+            let shared = (0..mh).map(|_| expert(rng)).collect();
+            let task_gates = (0..n)
+                .map(|_| Gate::new(d_in, ms + mh, cfg.gate_bn, rng, device))
+                .collect();
+            let shared_gate =
+                (!last).then(|| Gate::new(d_in, n * ms + mh, cfg.gate_bn, rng, device));
+            levels.push(CgcLevel {
+                specific,
+                shared,
+                task_gates,
+                shared_gate,
+            });
+            d_in = *w.last().expect("validated: expert widths");
+        }
+        let towers = info
+            .init_bias
+            .iter()
+            .map(|&b| Tower::new(d_in, &cfg.tower, cfg.dropout, rng, device).with_bias(b))
+            .collect();
+        Self {
+            embedding,
+            levels,
+            towers,
+            binary: binary_flags(info),
+        }
+    }
+}
+
+impl MultiTaskModel for Ple {
+    /// `z = [e]`, the concatenated field embeddings `[batch, fields * embed_dim]`.
+    fn shared(&self, batch: &Batch, _ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
+        vec![self.embedding.forward(&batch.cat, batch.num.as_ref())]
+    }
+
+    /// Level l: `S = shared experts(x_s)`, `E_t = task t's experts(x_t)`,
+    /// `x_t ← mix(gate_t(x_t), [E_t, S])`, and below the top level
+    /// `x_s ← mix(gate_s(x_s), [E_1, …, E_T, S])`. Level 1 starts from `x_t = inputs[t]`,
+    /// `x_s = inputs[0]`. Records `gate_<l>_<t>` and `gate_<l>_shared` (l from 1).
+    fn heads(
+        &self,
+        inputs: &[Vec<Tensor<2>>],
+        _batch: &Batch,
+        ctx: &mut ForwardCtx,
+    ) -> ModelOutput {
+        let n = self.towers.len();
+        let mut x: Vec<Tensor<2>> = inputs.iter().map(|z| z[0].clone()).collect();
+        let mut xs = inputs[0][0].clone();
+        let mut aux = Vec::new();
+        for (l, level) in self.levels.iter().enumerate() {
+            let shared_out = run_experts(&level.shared, &xs, ctx);
+            let specific_out: Vec<Vec<Tensor<2>>> = (0..n)
+                .map(|t| run_experts(&level.specific[t], &x[t], ctx))
+                .collect();
+            let mut next = Vec::with_capacity(n);
+            for t in 0..n {
+                let g = level.task_gates[t].forward(x[t].clone());
+                if ctx.record {
+                    aux.push((format!("gate_{}_{t}", l + 1), g.clone()));
+                }
+                let pool: Vec<Tensor<2>> =
+                    specific_out[t].iter().chain(&shared_out).cloned().collect();
+                next.push(mix(g, &pool));
+            }
+            if let Some(gate) = &level.shared_gate {
+                let g = gate.forward(xs.clone());
+                if ctx.record {
+                    aux.push((format!("gate_{}_shared", l + 1), g.clone()));
+                }
+                let pool: Vec<Tensor<2>> = specific_out
+                    .iter()
+                    .flatten()
+                    .chain(&shared_out)
+                    .cloned()
+                    .collect();
+                xs = mix(g, &pool);
+            }
+            x = next;
+        }
+        let preds = self
+            .towers
+            .iter()
+            .zip(x)
+            .zip(&self.binary)
+            .map(|((tower, h), &bin)| as_pred(tower.forward(h, ctx), bin))
+            .collect();
+        ModelOutput {
+            preds,
+            extra_losses: vec![],
+            aux,
+        }
+    }
+
+    /// Shared experts mix every task's path, so a task's loss reaches the trunk through more
+    /// than its own copy: the trainer runs the heads once per task (exact).
+    fn separable(&self) -> bool {
+        false
+    }
+
+    fn shared_param_ids(&self) -> Vec<ParamId> {
+        list_param_ids(&self.embedding)
+    }
+
+    fn n_tasks(&self) -> usize {
+        self.towers.len()
+    }
+
+    /// The trunk is exactly `[embedding.forward(batch)]`: per-task strategies can take the
+    /// Gram matrix on the embedding rows the batch touched.
+    fn embedding_trunk(&self) -> Option<&FieldEmbedding> {
+        Some(&self.embedding)
+    }
+}
+
+#[cfg(test)]
+mod tests;
