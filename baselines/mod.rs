@@ -250,6 +250,46 @@ pub(crate) mod testkit {
         );
     }
 
+    /// The trainer's per-task gradients of the shared parameters (one heads pass over leaf
+    /// copies, then one surrogate backward per task) equal separate backward passes of each
+    /// task's loss: compared through their Gram matrices.
+    pub fn check_per_task_gradients(name: &str, options: &str) {
+        use burn::module::ParamId;
+        let dev = Device::flex().autodiff();
+        let kinds = [Binary, Binary, Regression];
+        let model = build(name, options, &kinds, &dev);
+        let b = batch(&info(&kinds), 16, 7, &dev);
+        let stepper = crate::train::Stepper::new(&model, 2);
+        let mut c = ctx(0);
+        c.training = false;
+        let (_, _, per_task) = stepper.per_task(&model, &b, &mut c);
+        let fast = stepper.gram(&per_task);
+        let ids: Vec<ParamId> = model.shared_param_ids();
+        let reference: Vec<GradientsParams> = (0..kinds.len())
+            .map(|t| {
+                let mut c = ctx(0);
+                c.training = false;
+                let out = model.forward(&b, &mut c);
+                let mut g = task_losses(&out, &b).swap_remove(t).backward();
+                GradientsParams::from_params(&mut g, &model, &ids)
+            })
+            .collect();
+        let slow = stepper.gram(&reference);
+        for i in 0..kinds.len() {
+            assert!(
+                slow[i][i] > 0.0,
+                "{name}: task {i} has no gradient on the shared parameters"
+            );
+            for j in 0..kinds.len() {
+                let (a, r) = (fast[i][j], slow[i][j]);
+                assert!(
+                    (a - r).abs() <= 1e-4 * r.abs().max(1e-8),
+                    "{name}: K[{i}][{j}] {a} vs {r}"
+                );
+            }
+        }
+    }
+
     /// Row sums of a `[batch, n]` weight matrix recorded in `aux`.
     pub fn row_sums(out: &crate::model::ModelOutput, key: &str) -> Vec<f32> {
         let (_, w) = out.aux.iter().find(|(k, _)| k == key).unwrap_or_else(|| {

@@ -32,6 +32,11 @@ fn separable_tells_the_truth() {
 }
 
 #[test]
+fn per_task_gradients_match_separate_backward_passes() {
+    testkit::check_per_task_gradients("shared_bottom", TINY);
+}
+
+#[test]
 fn defaults_yaml_and_readme_equal_the_code() {
     testkit::check_defaults::<SharedBottomConfig>(
         include_str!("README.md"),
