@@ -49,6 +49,18 @@ pub struct Layout {
     pub time: Option<String>,
     /// Ratios and seed.
     pub split: SplitSpec,
+    /// Splits fixed by the source (a release's own train / valid / test
+    /// files); when set, `time` and `split` are not used for splitting.
+    pub given: Option<GivenSplit>,
+}
+
+/// Train / valid / test rows decided by the data source itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenSplit {
+    /// Row indices (into the frame) of each split; none may be empty.
+    pub indices: SplitIndices,
+    /// The rule as shown in tables, e.g. `given: train.csv (valid: random 1/9 of it, seed 2024), test.csv`.
+    pub rule: String,
 }
 
 impl Layout {
@@ -116,25 +128,43 @@ pub fn encode(df: &DataFrame, layout: &Layout, name: String) -> Result<Dataset, 
     }
 
     // Split.
-    let (idx, split_rule) = match &layout.time {
-        Some(t) => {
-            let order = time_order(df, t)?;
-            (
-                split::cut(&order, &layout.split.ratios)?,
-                format!(
-                    "time {} on column {t}",
-                    split::ratios_label(&layout.split.ratios)
-                ),
-            )
+    let (idx, split_rule) = match (&layout.given, &layout.time) {
+        (Some(g), _) => {
+            for (name, part) in [
+                ("train", &g.indices.train),
+                ("valid", &g.indices.valid),
+                ("test", &g.indices.test),
+            ] {
+                if part.is_empty() {
+                    return Err(DataError::EmptySplit {
+                        split: name,
+                        rows: n,
+                        ratios: g.rule.clone(),
+                    });
+                }
+            }
+            (g.indices.clone(), g.rule.clone())
         }
-        None => (
-            split::random_split(n, &layout.split.ratios, layout.split.seed)?,
-            format!(
-                "random {} seed {}",
-                split::ratios_label(&layout.split.ratios),
-                layout.split.seed
+        (None, time) => match time {
+            Some(t) => {
+                let order = time_order(df, t)?;
+                (
+                    split::cut(&order, &layout.split.ratios)?,
+                    format!(
+                        "time {} on column {t}",
+                        split::ratios_label(&layout.split.ratios)
+                    ),
+                )
+            }
+            None => (
+                split::random_split(n, &layout.split.ratios, layout.split.seed)?,
+                format!(
+                    "random {} seed {}",
+                    split::ratios_label(&layout.split.ratios),
+                    layout.split.seed
+                ),
             ),
-        ),
+        },
     };
 
     // Both classes in train for every binary task.
@@ -562,6 +592,9 @@ fn bucketize(x: &[f64], cuts: &[f64]) -> Vec<u32> {
 
 /// Indices of the three splits as [`encode`] would make them (for tests and tools).
 pub fn split_indices(df: &DataFrame, layout: &Layout) -> Result<SplitIndices, DataError> {
+    if let Some(g) = &layout.given {
+        return Ok(g.indices.clone());
+    }
     match &layout.time {
         Some(t) => split::cut(&time_order(df, t)?, &layout.split.ratios),
         None => split::random_split(df.height(), &layout.split.ratios, layout.split.seed),

@@ -22,6 +22,10 @@ pub enum Role {
     Task(String),
     /// The time column used for the split (`time:`).
     Time,
+    /// A key that joins or groups a release's files (`user_id`, `video_id`, a customer `id`).
+    Key,
+    /// A raw column a preset derives features or labels from (e.g. `play_time_ms`).
+    Source,
 }
 
 impl fmt::Display for Role {
@@ -31,6 +35,8 @@ impl fmt::Display for Role {
             Role::Numeric => f.write_str("numeric feature"),
             Role::Task(t) => write!(f, "task \"{t}\""),
             Role::Time => f.write_str("time column"),
+            Role::Key => f.write_str("join key"),
+            Role::Source => f.write_str("source column"),
         }
     }
 }
@@ -294,6 +300,28 @@ pub enum DataError {
         second: Role,
     },
 
+    /// A file that a preset reads is missing.
+    #[error("{0}")]
+    PresetFileNotFound(Box<MissingPresetFile>),
+
+    /// A column of a release file holds a value of the wrong type.
+    #[error("{0}")]
+    WrongType(Box<WrongTypeCell>),
+
+    /// The Kaggle transactions hold no customer for the configured company and cohort.
+    #[error(
+        "no customers in \"{}\" for company {company} with a first purchase in {cohort} (rows with purchaseamount <= 0 are dropped first); check `company:` and `cohort:`",
+        path.display()
+    )]
+    NoCustomers {
+        /// The transactions file.
+        path: PathBuf,
+        /// The company filter as written (`103600030` or `all`).
+        company: String,
+        /// The cohort as written (`[2012-03-01, 2012-07-01)` or `all`).
+        cohort: String,
+    },
+
     /// The `dataset:` block is inconsistent (e.g. `synthetic:` together with `path:`).
     #[error("invalid dataset: {0}")]
     InvalidSpec(String),
@@ -301,6 +329,71 @@ pub enum DataError {
     /// A synthetic generator setting is out of range.
     #[error("invalid synthetic dataset: {0}")]
     InvalidSynthetic(String),
+}
+
+/// Details of [`DataError::PresetFileNotFound`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingPresetFile {
+    /// The preset (`kuairand_pure`, ...).
+    pub preset: String,
+    /// The file looked for.
+    pub path: PathBuf,
+    /// The folder searched.
+    pub dir: PathBuf,
+    /// Every file the preset reads, for the message.
+    pub expected: String,
+    /// `, the default $HTL_DATA_DIR/...; set ...` when no `path:` was given; else empty.
+    pub default_note: String,
+    /// Extra advice right after "does not exist" (`; found "x.gz": ...`, ` (nor does its folder)`), or empty.
+    pub hint: String,
+    /// The official download page.
+    pub download: String,
+}
+
+impl fmt::Display for MissingPresetFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} data file \"{}\" does not exist{}; the `{}` preset reads {} from its `path:` folder (here \"{}\"{}). Download the data set from {}",
+            self.preset,
+            self.path.display(),
+            self.hint,
+            self.preset,
+            self.expected,
+            self.dir.display(),
+            self.default_note,
+            self.download
+        )
+    }
+}
+
+/// Details of [`DataError::WrongType`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrongTypeCell {
+    /// The preset.
+    pub preset: String,
+    /// The file.
+    pub source_name: String,
+    /// The column.
+    pub column: String,
+    /// What the preset uses it for.
+    pub role: Role,
+    /// The first offending cell, as written.
+    pub value: String,
+    /// Its 1-based data row (for a file without a header: its line).
+    pub row: usize,
+    /// What belongs there, e.g. `integers` or `dates (YYYY-MM-DD)`.
+    pub expected: String,
+}
+
+impl fmt::Display for WrongTypeCell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "column \"{}\" ({}) in \"{}\" has \"{}\" at row {}, but the {} release stores {} there; check that this is the original, unmodified file",
+            self.column, self.role, self.source_name, self.value, self.row, self.preset, self.expected
+        )
+    }
 }
 
 fn did_you_mean(suggestions: &[String]) -> String {

@@ -25,15 +25,21 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod cache;
+pub(crate) mod csvread;
 pub mod encode;
 pub mod error;
+pub mod inspect;
 pub mod presets;
 pub mod spec;
 pub mod split;
 pub mod synthetic;
 pub mod tabular;
 
+pub use cache::{load_cached, CacheStatus};
 pub use error::{DataError, Role};
+pub use inspect::{format_inspection, inspect, Inspection};
+pub use presets::{PresetName, PresetSpec};
 pub use spec::{DatasetSpec, NumericTransform, SplitSpec, SyntheticSpec, TabularSpec, TaskSpec};
 pub use synthetic::SyntheticConfig;
 
@@ -230,6 +236,7 @@ pub fn load(spec: &DatasetSpec, base_dir: &Path) -> Result<Dataset, DataError> {
     match spec {
         DatasetSpec::Synthetic(s) => synthetic::load(s, spec.label()),
         DatasetSpec::Tabular(t) => tabular::load(t, base_dir, spec.label()),
+        DatasetSpec::Preset(p) => presets::load(p, base_dir, spec.label()),
     }
 }
 
@@ -247,5 +254,7 @@ pub fn data_dir() -> PathBuf {
     }
 }
 
+#[cfg(test)]
+mod preset_tests;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 //! The YAML `dataset:` block: [`DatasetSpec`] and its parts.
 //!
-//! Two shapes, told apart by the `synthetic:` key:
+//! Three shapes, told apart by the `synthetic:` and `preset:` keys:
 //!
 //! ```yaml
 //! # the built-in generator (every key optional, see SyntheticConfig)
@@ -22,6 +22,9 @@
 //!     - { name: spend, kind: regression, column: spend }
 //!   time: ts                          # optional: time-ordered split
 //!   split: { ratios: [0.8, 0.1, 0.1], seed: 2024 }
+//!
+//! # a registered real data set (see `presets`): files, columns, chain, split
+//! dataset: { preset: kuairand_pure, path: /data/KuaiRand-Pure, clip_seconds: 600 }
 //! ```
 //!
 //! Unknown keys are rejected everywhere. The task chain is validated while
@@ -31,6 +34,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::presets::{Cohort, Company, PresetName, PresetSpec};
 use super::synthetic::SyntheticConfig;
 use super::{DataError, Task, TaskChain, TaskKind};
 
@@ -47,6 +51,8 @@ pub enum DatasetSpec {
     Synthetic(SyntheticSpec),
     /// Rows from a CSV or Parquet file.
     Tabular(TabularSpec),
+    /// A registered real data set (`preset:`).
+    Preset(PresetSpec),
 }
 
 /// The generated data set: generator settings plus split and encoding options.
@@ -144,6 +150,8 @@ pub enum NumericTransform {
 struct RawDatasetSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    preset: Option<PresetName>,
     #[serde(
         default,
         deserialize_with = "present_as_some",
@@ -166,6 +174,12 @@ struct RawDatasetSpec {
     time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     split: Option<SplitSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    clip_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    company: Option<Company>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cohort: Option<Cohort>,
 }
 
 /// `synthetic:` written with no value (`synthetic:` / `synthetic: ~`) means all defaults.
@@ -179,7 +193,51 @@ impl TryFrom<RawDatasetSpec> for DatasetSpec {
     type Error = DataError;
 
     fn try_from(raw: RawDatasetSpec) -> Result<Self, DataError> {
-        let spec = if let Some(config) = raw.synthetic {
+        let preset_only: Vec<&str> = [
+            ("clip_seconds", raw.clip_seconds.is_some()),
+            ("company", raw.company.is_some()),
+            ("cohort", raw.cohort.is_some()),
+        ]
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| *k)
+        .collect();
+        if raw.preset.is_none() && !preset_only.is_empty() {
+            return Err(DataError::InvalidSpec(format!(
+                "`{}` belongs to a `preset:` data set; add `preset:` or remove it",
+                preset_only.join("`, `")
+            )));
+        }
+        let spec = if let Some(preset) = raw.preset {
+            let stray: Vec<&str> = [
+                ("synthetic", raw.synthetic.is_some()),
+                ("categorical", raw.categorical.is_some()),
+                ("numeric", raw.numeric.is_some()),
+                ("tasks", raw.tasks.is_some()),
+                ("time", raw.time.is_some()),
+            ]
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(k, _)| *k)
+            .collect();
+            if !stray.is_empty() {
+                return Err(DataError::InvalidSpec(format!(
+                    "`preset: {preset}` cannot be combined with `{}`; a preset defines its own columns, tasks and split (use `path:` for its folder), or remove `preset:` to describe a file yourself",
+                    stray.join("`, `")
+                )));
+            }
+            DatasetSpec::Preset(PresetSpec {
+                preset,
+                name: raw.name,
+                path: raw.path,
+                split: raw.split.unwrap_or_default(),
+                numeric_transform: raw.numeric_transform.unwrap_or_default(),
+                buckets: raw.buckets.unwrap_or(DEFAULT_BUCKETS),
+                clip_seconds: raw.clip_seconds,
+                company: raw.company,
+                cohort: raw.cohort,
+            })
+        } else if let Some(config) = raw.synthetic {
             let stray: Vec<&str> = [
                 ("path", raw.path.is_some()),
                 ("categorical", raw.categorical.is_some()),
@@ -250,6 +308,19 @@ impl From<DatasetSpec> for RawDatasetSpec {
                 tasks: Some(t.tasks),
                 time: t.time,
                 split: Some(t.split),
+                ..Default::default()
+            },
+            DatasetSpec::Preset(p) => RawDatasetSpec {
+                name: p.name,
+                preset: Some(p.preset),
+                path: p.path,
+                numeric_transform: Some(p.numeric_transform),
+                buckets: Some(p.buckets),
+                split: Some(p.split),
+                clip_seconds: p.clip_seconds,
+                company: p.company,
+                cohort: p.cohort,
+                ..Default::default()
             },
         }
     }
@@ -265,10 +336,19 @@ impl DatasetSpec {
         })
     }
 
-    /// Short name for tables: `name:` if given, else `synthetic` or the file stem.
+    /// A registered real data set with default options and `path:` (None: `$HTL_DATA_DIR/<folder>`).
+    pub fn preset(preset: PresetName, path: Option<PathBuf>) -> Self {
+        DatasetSpec::Preset(PresetSpec {
+            path,
+            ..PresetSpec::new(preset)
+        })
+    }
+
+    /// Short name for tables: `name:` if given, else `synthetic`, the preset name or the file stem.
     pub fn label(&self) -> String {
         match self {
             DatasetSpec::Synthetic(s) => s.name.clone().unwrap_or_else(|| "synthetic".into()),
+            DatasetSpec::Preset(p) => p.name.clone().unwrap_or_else(|| p.preset.to_string()),
             DatasetSpec::Tabular(t) => t.name.clone().unwrap_or_else(|| {
                 t.path
                     .file_stem()
@@ -282,6 +362,7 @@ impl DatasetSpec {
     pub fn task_chain(&self) -> Result<TaskChain, DataError> {
         match self {
             DatasetSpec::Synthetic(s) => s.config.task_chain(),
+            DatasetSpec::Preset(p) => Ok(p.preset.task_chain()),
             DatasetSpec::Tabular(t) => TaskChain::new(
                 t.tasks
                     .iter()
@@ -306,6 +387,10 @@ impl DatasetSpec {
                 self.task_chain()?;
                 t.columns_by_role()?;
                 (&t.split, t.numeric_transform, t.buckets)
+            }
+            DatasetSpec::Preset(p) => {
+                p.validate()?;
+                (&p.split, p.numeric_transform, p.buckets)
             }
         };
         super::split::check_ratios(&split.ratios)?;

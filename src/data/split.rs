@@ -91,6 +91,92 @@ pub fn random_split(n: usize, ratios: &[f64], seed: u64) -> Result<SplitIndices,
     Ok(s)
 }
 
+/// Splits `rows` in two by a seeded random permutation: the first part gets
+/// round(n a / (a + b)) of the n rows, the second the rest; both keep the
+/// order of `rows`. Used to carve a validation split out of a release's own
+/// training file (or valid and test out of its test file). Errors with
+/// [`DataError::EmptySplit`] (naming `names.0` or `names.1`) if a part is empty.
+pub fn carve(
+    rows: &[usize],
+    (a, b): (f64, f64),
+    seed: u64,
+    names: (&'static str, &'static str),
+) -> Result<(Vec<usize>, Vec<usize>), DataError> {
+    let n = rows.len();
+    let ratios_text = ratios_label(&[a, b]);
+    let n_a = ((n as f64) * a / (a + b)).round() as usize;
+    let n_a = n_a.min(n);
+    for (name, size) in [(names.0, n_a), (names.1, n - n_a)] {
+        if size == 0 {
+            return Err(DataError::EmptySplit {
+                split: name,
+                rows: n,
+                ratios: ratios_text,
+            });
+        }
+    }
+    let perm = permutation(n, seed);
+    let mut first: Vec<usize> = perm[..n_a].to_vec();
+    let mut second: Vec<usize> = perm[n_a..].to_vec();
+    first.sort_unstable();
+    second.sort_unstable();
+    Ok((
+        first.into_iter().map(|i| rows[i]).collect(),
+        second.into_iter().map(|i| rows[i]).collect(),
+    ))
+}
+
+/// [`carve`] within strata: `strata[i]` is the stratum of `rows[i]` (e.g. the
+/// pattern of its binary labels). One seeded permutation of all rows is
+/// walked in order; each stratum's first round(k a / (a + b)) rows (k its
+/// size) go to the first part, the rest to the second. So every stratum is
+/// shared in proportion, and a stratum of one row stays in the first part —
+/// rare positives cannot all land in the second part by chance.
+pub fn carve_stratified(
+    rows: &[usize],
+    strata: &[u64],
+    (a, b): (f64, f64),
+    seed: u64,
+    names: (&'static str, &'static str),
+) -> Result<(Vec<usize>, Vec<usize>), DataError> {
+    assert_eq!(rows.len(), strata.len(), "one stratum per row");
+    let n = rows.len();
+    let mut size: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    for &s in strata {
+        *size.entry(s).or_insert(0) += 1;
+    }
+    let quota: std::collections::HashMap<u64, usize> = size
+        .iter()
+        .map(|(&s, &k)| (s, (((k as f64) * a / (a + b)).round() as usize).min(k)))
+        .collect();
+    let mut taken: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    for i in permutation(n, seed) {
+        let t = taken.entry(strata[i]).or_insert(0);
+        if *t < quota[&strata[i]] {
+            *t += 1;
+            first.push(i);
+        } else {
+            second.push(i);
+        }
+    }
+    for (name, part) in [(names.0, &first), (names.1, &second)] {
+        if part.is_empty() {
+            return Err(DataError::EmptySplit {
+                split: name,
+                rows: n,
+                ratios: ratios_label(&[a, b]),
+            });
+        }
+    }
+    first.sort_unstable();
+    second.sort_unstable();
+    Ok((
+        first.into_iter().map(|i| rows[i]).collect(),
+        second.into_iter().map(|i| rows[i]).collect(),
+    ))
+}
+
 /// A uniformly random permutation of 0..n, deterministic per seed (own
 /// Fisher–Yates over `next_u64`, so it does not depend on `rand`'s shuffle).
 pub fn permutation(n: usize, seed: u64) -> Vec<usize> {
@@ -175,6 +261,54 @@ mod tests {
         all.sort_unstable();
         assert_eq!(all, (0..1000).collect::<Vec<_>>());
         assert!(a.train.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn carve_keeps_order_and_sizes() {
+        let rows: Vec<usize> = (100..200).collect();
+        let (a, b) = carve(&rows, (0.8, 0.1), 5, ("train", "valid")).unwrap();
+        assert_eq!((a.len(), b.len()), (89, 11));
+        assert!(a.windows(2).all(|w| w[0] < w[1]) && b.windows(2).all(|w| w[0] < w[1]));
+        let mut all: Vec<usize> = a.iter().chain(&b).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, rows);
+        assert_eq!(
+            carve(&rows, (0.8, 0.1), 5, ("train", "valid")).unwrap().1,
+            b
+        );
+        let e = carve(&[1, 2, 3], (0.8, 0.1), 5, ("train", "valid")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the valid split is empty: 3 rows split 8:1 leave it no rows; use more rows or a larger ratio for it"
+        );
+    }
+
+    #[test]
+    fn carve_stratified_shares_rare_strata() {
+        let rows: Vec<usize> = (0..100).collect();
+        // three positives that a plain carve with seed 2024 puts all in the second part
+        let strata: Vec<u64> = rows
+            .iter()
+            .map(|&i| u64::from([47, 77, 88].contains(&i)))
+            .collect();
+        for seed in 0..50 {
+            let (a, b) =
+                carve_stratified(&rows, &strata, (0.8, 0.1), seed, ("train", "valid")).unwrap();
+            assert_eq!(a.iter().filter(|&&i| strata[i] == 1).count(), 3);
+            assert_eq!((a.len(), b.len()), (89, 11));
+            assert!(a.windows(2).all(|w| w[0] < w[1]) && b.windows(2).all(|w| w[0] < w[1]));
+        }
+        let (_, plain) = carve(&rows, (0.8, 0.1), 2024, ("train", "valid")).unwrap();
+        assert!([47, 77, 88].iter().all(|r| plain.contains(r)));
+        // 50 / 50 strata of 10: 9 and 1 of each... rounded per stratum
+        let strata: Vec<u64> = rows.iter().map(|&i| (i % 2) as u64).collect();
+        let (a, b) = carve_stratified(&rows, &strata, (0.8, 0.1), 3, ("train", "valid")).unwrap();
+        assert_eq!((a.len(), b.len()), (88, 12));
+        assert_eq!(b.iter().filter(|&&i| i % 2 == 1).count(), 6);
+        let e = carve_stratified(&[1, 2], &[0, 1], (0.8, 0.1), 1, ("train", "valid")).unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("the valid split is empty: 2 rows split 8:1"));
     }
 
     #[test]

@@ -437,6 +437,7 @@ pub fn load(spec: &SyntheticSpec, name: String) -> Result<Dataset, DataError> {
             .collect(),
         time: None,
         split: spec.split.clone(),
+        given: None,
     };
     encode::encode(&df, &layout, name)
 }

@@ -62,6 +62,7 @@ pub fn load(spec: &TabularSpec, base_dir: &Path, name: String) -> Result<Dataset
             .collect(),
         time: spec.time.clone(),
         split: spec.split.clone(),
+        given: None,
     };
     let df = read_table(&path, &layout)?;
     encode::encode(&df, &layout, name)
@@ -142,7 +143,7 @@ fn read_csv(path: &Path, cols: &[(String, Role)]) -> Result<DataFrame, DataError
         let dtype = match role {
             Role::Categorical => DataType::String,
             Role::Numeric | Role::Task(_) => DataType::Float64,
-            Role::Time => return None,
+            Role::Time | Role::Key | Role::Source => return None,
         };
         Some(Field::new(PlSmallStr::from(c.as_str()), dtype))
     }));

@@ -884,6 +884,7 @@ fn time_split_ties_keep_file_order() {
         tasks: vec![],
         time: Some("ts".into()),
         split: SplitSpec::default(),
+        given: None,
     };
     let idx = encode::split_indices(&df, &layout).unwrap();
     let order: Vec<usize> = idx
