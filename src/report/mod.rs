@@ -1,5 +1,524 @@
-//! Reporting: aggregation of stored results (statistics), and exporters that only format.
+//! The report: reads only a result folder and writes paper-style tables and figures.
+//!
+//! The layers follow criterion's shape, each feeding the next and none reaching back:
+//!
+//! ```text
+//! load (the result store) ─► analysis (statistics: stats.rs) ─► table (layout) ─► md / tex / csv
+//!                                                            └► figures (data) ─► plot (png / svg)
+//! ```
+//!
+//! * [`load`] reads `manifest.json`, `cells.csv` (variant order) and every
+//!   `cells/<id>/{config.yaml, metrics.json | failed.json, curves.csv, grad_stats.csv}`.
+//! * [`analysis`] computes every number: mean, std, 95% CI per variant over seeds on the
+//!   test split, paired tests against the reference ([`stats`]), mean curves.
+//!   Statistics never format.
+//! * [`table`] lays the overall and ablation tables out once; Markdown, LaTeX and CSV only
+//!   supply syntax.
+//! * [`figures`] picks numbers into [`plot::Figure`]s; [`plot`] draws them and never
+//!   computes.
+//!
+//! [`report`] runs them all and writes `<dir>/report/`:
+//!
+//! ```text
+//! report.md                       every table inline, every figure linked, provenance, failed cells
+//! stats.csv                       every variant × task × metric at full precision, with the test
+//! tables/overall.{md,tex,csv}     paper Table 2 layout
+//! tables/ablation.{md,tex,csv}    each variant against the reference (Tables 3-5)
+//! figures/<name>.{png,svg}        metrics_bars, ablation_deltas, valid_curves, grad_norms,
+//!                                 ifu_attention_vs_concat
+//! ```
+//!
+//! `summary` and `csv` are the per-run summary `htl run` writes itself (`summary.md`,
+//! `cells.csv`, per-cell `curves.csv`).
 
+pub mod analysis;
 pub mod csv;
+pub mod figures;
+pub mod load;
+pub mod plot;
 pub mod stats;
 pub mod summary;
+pub mod table;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::run::write_atomic;
+use analysis::Analysis;
+use load::Store;
+
+/// The paired test of the comparisons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TestKind {
+    /// Two-sided paired t-test ([`stats::paired_t_test`]).
+    #[default]
+    PairedT,
+    /// Two-sided Wilcoxon signed-rank test ([`stats::wilcoxon_signed_rank`]).
+    Wilcoxon,
+}
+
+impl FromStr for TestKind {
+    type Err = ReportError;
+
+    /// `paired_t` (also `paired-t`, `t`, `ttest`) or `wilcoxon`.
+    fn from_str(s: &str) -> Result<Self, ReportError> {
+        match s.to_ascii_lowercase().as_str() {
+            "paired_t" | "paired-t" | "t" | "ttest" | "t-test" => Ok(Self::PairedT),
+            "wilcoxon" | "wilcoxon_signed_rank" => Ok(Self::Wilcoxon),
+            _ => Err(ReportError::UnknownTest(s.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for TestKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::PairedT => "paired_t",
+            Self::Wilcoxon => "wilcoxon",
+        })
+    }
+}
+
+/// Options of `htl report`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportOptions {
+    /// Reference variant of the comparisons (default: `HTLNet` if present, else the first
+    /// non-constant variant).
+    pub reference: Option<String>,
+    /// Paired test.
+    pub test: TestKind,
+    /// Significance level (default 0.05; a comparison is significant when p ≤ alpha).
+    pub alpha: f64,
+    /// Draw the figures (default true; false writes tables and `report.md` only).
+    pub figures: bool,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        Self {
+            reference: None,
+            test: TestKind::PairedT,
+            alpha: 0.05,
+            figures: true,
+        }
+    }
+}
+
+/// What [`report`] wrote.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportSummary {
+    /// The report folder, `<dir>/report`.
+    pub dir: PathBuf,
+    /// `<dir>/report/report.md`.
+    pub report_md: PathBuf,
+    /// The reference variant used (`None` without model variants).
+    pub reference: Option<String>,
+    /// Variants in table order.
+    pub variants: Vec<String>,
+    /// Finished cells read.
+    pub finished_cells: usize,
+    /// `(cell id, reason)` of failed cells.
+    pub failed_cells: Vec<(String, String)>,
+    /// Ids of cells with neither `metrics.json` nor `failed.json`.
+    pub unfinished_cells: Vec<String>,
+    /// Table files written (and `stats.csv`).
+    pub tables: Vec<PathBuf>,
+    /// Figure files written (PNG and SVG).
+    pub figures: Vec<PathBuf>,
+    /// `(figure name, reason)` of figures not drawn.
+    pub skipped_figures: Vec<(String, String)>,
+    /// What the reader skipped or chose, in words (also in `report.md`).
+    pub warnings: Vec<String>,
+}
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The folder has no `cells/`.
+    #[error("no results in {}: expected {}/cells/ as written by `htl run`", .dir.display(), .dir.display())]
+    NoResults {
+        /// The folder given.
+        dir: PathBuf,
+    },
+    /// `--reference` names no stored variant.
+    #[error("reference variant `{name}` is not among the stored variants; choose one of: {}", .available.join(", "))]
+    UnknownReference {
+        /// The name asked for.
+        name: String,
+        /// The stored variant labels.
+        available: Vec<String>,
+    },
+    /// Alpha outside (0, 1).
+    #[error("alpha must be in (0, 1), got {0}; the usual level is 0.05")]
+    InvalidAlpha(f64),
+    /// Unknown test name.
+    #[error("unknown test `{0}`; use paired_t or wilcoxon")]
+    UnknownTest(String),
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A stored file is malformed.
+    #[error("{}: {message}", .path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+fn write(path: &Path, text: &str, written: &mut Vec<PathBuf>) -> Result<(), ReportError> {
+    write_atomic(path, text.as_bytes()).map_err(|source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    written.push(path.to_path_buf());
+    Ok(())
+}
+
+/// Reads the result folder `dir` and writes the report under `dir/report/`.
+///
+/// Reads only the result store, so it can be re-run at any time to redraw everything
+/// without training. A figure whose data is absent is skipped with a note in `report.md`.
+///
+/// # Errors
+/// See [`ReportError`]: no `cells/` folder, an unknown reference, a bad alpha, a finished
+/// cell whose `config.yaml` / `metrics.json` cannot be read, or a file that cannot be
+/// written.
+pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportError> {
+    let store = load::load_store(dir)?;
+    let a = analysis::analyse(&store, opts)?;
+    let out = dir.join("report");
+    let mut summary = ReportSummary {
+        dir: out.clone(),
+        report_md: out.join("report.md"),
+        reference: a.reference.clone(),
+        variants: a.variants.iter().map(|v| v.label.clone()).collect(),
+        finished_cells: a.finished_cells,
+        failed_cells: a
+            .issues
+            .iter()
+            .filter_map(|i| i.reason.clone().map(|r| (i.id.clone(), r)))
+            .collect(),
+        unfinished_cells: a
+            .issues
+            .iter()
+            .filter(|i| i.reason.is_none())
+            .map(|i| i.id.clone())
+            .collect(),
+        warnings: store.warnings.clone(),
+        ..ReportSummary::default()
+    };
+
+    let overall = table::overall_table(&a);
+    let has_ablation =
+        a.reference.is_some() && a.comparisons.iter().any(|c| !is_constant(&a, &c.variant));
+    let ablation = has_ablation.then(|| table::ablation_table(&a));
+    for t in std::iter::once(&overall).chain(ablation.as_ref()) {
+        let base = out.join("tables").join(&t.id);
+        write(
+            &base.with_extension("md"),
+            &table::markdown(t),
+            &mut summary.tables,
+        )?;
+        write(
+            &base.with_extension("tex"),
+            &table::latex(t),
+            &mut summary.tables,
+        )?;
+        write(
+            &base.with_extension("csv"),
+            &table::csv(t),
+            &mut summary.tables,
+        )?;
+    }
+    write(
+        &out.join("stats.csv"),
+        &table::stats_csv(&a),
+        &mut summary.tables,
+    )?;
+
+    let mut figure_notes: Vec<(String, String, Option<String>)> = Vec::new(); // (name, title, skipped reason)
+    if opts.figures {
+        let fig_dir = out.join("figures");
+        for (name, built) in figures::all(&a) {
+            let png = fig_dir.join(format!("{name}.png"));
+            let svg = fig_dir.join(format!("{name}.svg"));
+            let drawn = built.and_then(|fig| {
+                plot::write_png(&fig, &png)?;
+                let s = plot::render_svg(&fig)?;
+                write_atomic(&svg, s.as_bytes()).map_err(|e| format!("{}: {e}", svg.display()))?;
+                Ok(fig.title)
+            });
+            match drawn {
+                Ok(title) => {
+                    summary.figures.push(png);
+                    summary.figures.push(svg);
+                    figure_notes.push((name.to_string(), title, None));
+                }
+                Err(reason) => {
+                    // A stale drawing from an earlier report would contradict the note.
+                    let _ = std::fs::remove_file(&png);
+                    let _ = std::fs::remove_file(&svg);
+                    summary
+                        .skipped_figures
+                        .push((name.to_string(), reason.clone()));
+                    figure_notes.push((name.to_string(), String::new(), Some(reason)));
+                }
+            }
+        }
+    }
+    let md = report_markdown(&store, &a, &overall, ablation.as_ref(), &figure_notes, opts);
+    let mut ignore = Vec::new();
+    write(&summary.report_md, &md, &mut ignore)?;
+    Ok(summary)
+}
+
+fn is_constant(a: &Analysis, label: &str) -> bool {
+    a.variant(label).is_some_and(|v| v.constant)
+}
+
+fn md_inline(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn manifest_str(m: Option<&serde_json::Value>, path: &[&str]) -> Option<String> {
+    let mut v = m?;
+    for k in path {
+        v = v.get(k)?;
+    }
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// What each figure shows, for `report.md`.
+fn figure_caption(name: &str, a: &Analysis) -> String {
+    let r = a.reference.as_deref().unwrap_or("the reference");
+    match name {
+        "metrics_bars" => "Each panel is one task × metric on the test split: one bar per model variant at its mean over seeds, with the 95% t-interval of the mean. The constant reference's value is in the panel title.".into(),
+        "ablation_deltas" => format!("Each panel is one task × metric: the mean over paired seeds of (variant − {r}) with the 95% interval of the paired differences; green / red = significantly better / worse at p ≤ {}, grey = not significant.", a.alpha),
+        "valid_curves" => "Validation loss per epoch and task, mean over seeds per variant (BCE for binary tasks; MSE on the transformed training scale for the core task). Seeds that stopped early drop out of later epochs' means.".into(),
+        "grad_norms" => "Paper Figure 5: the norm of each task's gradient on the shared embedding over training steps, before (solid) and after (dashed) the gradient adjustment, mean over seeds, log scale. Only variants whose gradient strategy works per task log these.".into(),
+        "ifu_attention_vs_concat" => {
+            let pairs: Vec<String> = a
+                .ifu_pairs
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} vs {}{}",
+                        p.attention,
+                        p.concat,
+                        if p.exact { "" } else { " (configs differ beyond `options.ifu`)" }
+                    )
+                })
+                .collect();
+            format!("Paper Figure 4: test metrics of the attention and concatenation IFU (from each cell's `options.ifu`), mean over seeds with 95% CI: {}.", pairs.join("; "))
+        }
+        _ => String::new(),
+    }
+}
+
+fn figure_heading(name: &str) -> &'static str {
+    match name {
+        "metrics_bars" => "Test metrics per variant",
+        "ablation_deltas" => "Differences from the reference",
+        "valid_curves" => "Validation curves",
+        "grad_norms" => "Gradient norms, raw vs adjusted",
+        "ifu_attention_vs_concat" => "IFU: attention vs concat",
+        _ => "Figure",
+    }
+}
+
+fn report_markdown(
+    store: &Store,
+    a: &Analysis,
+    overall: &table::Table,
+    ablation: Option<&table::Table>,
+    figure_notes: &[(String, String, Option<String>)],
+    opts: &ReportOptions,
+) -> String {
+    let m = store.manifest.as_ref();
+    let name = manifest_str(m, &["experiment"]).unwrap_or_else(|| {
+        store
+            .root
+            .file_name()
+            .map_or("results".into(), |n| n.to_string_lossy().into_owned())
+    });
+    let mut s = format!("# Report: {}\n\n", md_inline(&name));
+    let _ = writeln!(
+        s,
+        "Written by `htl report` from the stored results in `{}` only; run `htl report {}` again to redraw without training.\n",
+        store.root.display(),
+        store.root.display()
+    );
+
+    s.push_str("## Provenance\n\n| | |\n|:---|:---|\n");
+    let unknown = || "unknown".to_string();
+    let mut prov = |k: &str, v: String| {
+        let _ = writeln!(s, "| {k} | {} |", md_inline(&v));
+    };
+    let file = manifest_str(m, &["experiment_file"]);
+    prov(
+        "experiment",
+        match file {
+            Some(f) => format!("{name} (`{f}`)"),
+            None => name.clone(),
+        },
+    );
+    let dirty = match m.and_then(|m| m.get("git_dirty")).and_then(|v| v.as_bool()) {
+        Some(true) => " (with uncommitted changes)",
+        _ => "",
+    };
+    prov(
+        "git revision",
+        format!(
+            "{}{dirty}",
+            manifest_str(m, &["git_revision"]).unwrap_or_else(unknown)
+        ),
+    );
+    prov(
+        "htlbench",
+        manifest_str(m, &["htlbench"]).unwrap_or_else(unknown),
+    );
+    prov(
+        "backend / device",
+        format!(
+            "{} / {}",
+            manifest_str(m, &["backend"]).unwrap_or_else(unknown),
+            manifest_str(m, &["device"]).unwrap_or_else(unknown)
+        ),
+    );
+    let machine = match m.and_then(|m| m.get("machine")) {
+        Some(serde_json::Value::Object(_)) => format!(
+            "{}, {} {}, {} cores",
+            manifest_str(m, &["machine", "host"]).unwrap_or_else(unknown),
+            manifest_str(m, &["machine", "os"]).unwrap_or_else(unknown),
+            manifest_str(m, &["machine", "arch"]).unwrap_or_else(unknown),
+            manifest_str(m, &["machine", "cores"]).unwrap_or_else(unknown),
+        ),
+        Some(v) => v.to_string(),
+        None => unknown(),
+    };
+    prov("machine", machine);
+    prov(
+        "started",
+        manifest_str(m, &["started"]).unwrap_or_else(unknown),
+    );
+    prov(
+        "ended",
+        manifest_str(m, &["ended"])
+            .unwrap_or_else(|| "not recorded (run still going, or interrupted)".into()),
+    );
+    let failed = a.issues.iter().filter(|i| i.reason.is_some()).count();
+    let unfinished = a.issues.len() - failed;
+    let expected = manifest_str(m, &["cells"])
+        .map(|c| format!("{c} in the experiment; "))
+        .unwrap_or_default();
+    prov(
+        "cells",
+        format!(
+            "{expected}{} finished, {failed} failed, {unfinished} unfinished",
+            a.finished_cells
+        ),
+    );
+    let test = match opts.test {
+        TestKind::PairedT => "paired t-test",
+        TestKind::Wilcoxon => "Wilcoxon signed-rank test",
+    };
+    prov(
+        "statistics",
+        format!(
+            "test split; mean, sample std, 95% t-interval over seeds; two-sided {test} against {}, cells paired by seed, α = {}",
+            a.reference.as_deref().unwrap_or("(no reference)"),
+            a.alpha
+        ),
+    );
+    s.push('\n');
+
+    s.push_str("## Overall\n\n");
+    s.push_str(&table::markdown_body(overall));
+    s.push_str("\nExports: [Markdown](tables/overall.md) · [LaTeX](tables/overall.tex) · [CSV](tables/overall.csv) · every statistic at full precision: [stats.csv](stats.csv)\n\n");
+
+    match (ablation, &a.reference) {
+        (Some(t), Some(r)) => {
+            let _ = writeln!(s, "## Against the reference ({})\n", md_inline(r));
+            s.push_str(&table::markdown_body(t));
+            s.push_str("\nExports: [Markdown](tables/ablation.md) · [LaTeX](tables/ablation.tex) · [CSV](tables/ablation.csv)\n\n");
+        }
+        _ => s.push_str(
+            "## Against the reference\n\nSkipped: no other model variant to compare with a reference.\n\n",
+        ),
+    }
+
+    s.push_str("## Figures\n\n");
+    if figure_notes.is_empty() {
+        s.push_str("Not drawn (figures turned off).\n\n");
+    }
+    for (name, title, skipped) in figure_notes {
+        let _ = writeln!(s, "### {}\n", figure_heading(name));
+        match skipped {
+            None => {
+                let _ = writeln!(
+                    s,
+                    "![{}](figures/{name}.png)\n\n{} [PNG](figures/{name}.png) · [SVG](figures/{name}.svg)\n",
+                    md_inline(title),
+                    figure_caption(name, a)
+                );
+            }
+            Some(reason) => {
+                let _ = writeln!(s, "Skipped: {}.\n", md_inline(reason));
+            }
+        }
+    }
+
+    s.push_str("## Failed and unfinished cells\n\n");
+    if a.issues.is_empty() {
+        s.push_str("None: every stored cell finished.\n\n");
+    } else {
+        s.push_str("| cell | variant | seed | status | reason |\n|:---|:---|---:|:---|:---|\n");
+        for i in &a.issues {
+            let (status, reason) = match &i.reason {
+                Some(r) => ("failed", r.as_str()),
+                None => (
+                    "unfinished",
+                    "no metrics.json or failed.json (run interrupted?)",
+                ),
+            };
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} | {status} | {} |",
+                i.id,
+                md_inline(&i.variant),
+                i.seed,
+                md_inline(reason)
+            );
+        }
+        s.push_str("\nThese cells are left out of every statistic. Re-running `htl run` retrains them.\n\n");
+    }
+
+    if !store.warnings.is_empty() {
+        s.push_str("## Notes\n\n");
+        for w in &store.warnings {
+            let _ = writeln!(s, "- {}", md_inline(w));
+        }
+        s.push('\n');
+    }
+    s
+}

@@ -1,0 +1,717 @@
+//! Tables: one layout ([`Table`]) built once from an [`Analysis`], exported as Markdown,
+//! LaTeX (booktabs) and CSV. The exporters only supply syntax (hyperfine's markup shape);
+//! the builders only pick and format numbers the statistics layer computed.
+
+use std::fmt::Write as _;
+
+use super::analysis::{Analysis, MetricKey};
+use super::stats::Verdict;
+
+/// Horizontal alignment of a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// Text.
+    Left,
+    /// Numbers.
+    Right,
+}
+
+/// A column: an optional group heading (spanning consecutive columns with the same group,
+/// e.g. the task), its own heading, and which direction is better (drawn as an arrow).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Group heading (`""` = none).
+    pub group: String,
+    /// Heading.
+    pub header: String,
+    /// Alignment.
+    pub align: Align,
+    /// `Some(true)` = higher is better (↑), `Some(false)` = lower is better (↓).
+    pub higher_is_better: Option<bool>,
+}
+
+/// A significance mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Significantly better than the reference (†).
+    Better,
+    /// Significantly worse than the reference (‡).
+    Worse,
+}
+
+impl Mark {
+    /// The symbol used in Markdown and CSV.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Mark::Better => "†",
+            Mark::Worse => "‡",
+        }
+    }
+}
+
+/// One cell: a main text (bold when best), an optional spread (drawn as `± spread`) and
+/// an optional significance mark.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Cell {
+    /// Main text.
+    pub text: String,
+    /// Spread, e.g. the standard deviation, already formatted.
+    pub spread: Option<String>,
+    /// Bold (best in its column).
+    pub bold: bool,
+    /// Significance mark.
+    pub mark: Option<Mark>,
+}
+
+impl Cell {
+    /// A plain text cell.
+    pub fn text(s: impl Into<String>) -> Self {
+        Self {
+            text: s.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// A row; `rule_before` draws a horizontal rule above it (LaTeX `\midrule`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Row {
+    /// Cells, one per column.
+    pub cells: Vec<Cell>,
+    /// Rule above this row.
+    pub rule_before: bool,
+}
+
+/// The one table layout every exporter reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Short id: file stem and LaTeX label (`tab:<id>`).
+    pub id: String,
+    /// Title (LaTeX caption).
+    pub title: String,
+    /// Columns.
+    pub columns: Vec<Column>,
+    /// Rows.
+    pub rows: Vec<Row>,
+    /// Notes under the table (legend), plain text with the mark symbols.
+    pub notes: Vec<String>,
+}
+
+/// Display name of a metric.
+pub fn metric_name(metric: &str) -> String {
+    match metric {
+        "auc" => "AUC".into(),
+        "logloss" => "LogLoss".into(),
+        "nrmse" => "NRMSE".into(),
+        "nmae" => "NMAE".into(),
+        "gini" => "Gini".into(),
+        "spearman" => "Spearman".into(),
+        "rmse" => "RMSE".into(),
+        "mae" => "MAE".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Fixed-point number with `digits` decimals; `–` when not finite; no negative zero.
+pub fn fmt_num(x: f64, digits: usize) -> String {
+    if !x.is_finite() {
+        return "–".into();
+    }
+    let s = format!("{x:.digits$}");
+    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
+        s[1..].to_string()
+    } else {
+        s
+    }
+}
+
+/// Signed number (`+0.0100`, `-0.0100`).
+pub fn fmt_signed(x: f64, digits: usize) -> String {
+    let s = fmt_num(x, digits);
+    if x.is_finite() && !s.starts_with('-') && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        format!("+{s}")
+    } else {
+        s
+    }
+}
+
+/// A p-value: `<0.001` below 0.001, else three decimals.
+pub fn fmt_p(p: f64) -> String {
+    if p < 0.001 {
+        "<0.001".into()
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+/// Verdict in words.
+pub fn verdict_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Better => "better",
+        Verdict::Worse => "worse",
+        Verdict::NotSignificant => "not significant",
+    }
+}
+
+fn test_name(a: &Analysis) -> &'static str {
+    match a.test {
+        super::TestKind::PairedT => "two-sided paired t-test",
+        super::TestKind::Wilcoxon => "two-sided Wilcoxon signed-rank test",
+    }
+}
+
+fn mark_of(v: Option<Verdict>) -> Option<Mark> {
+    match v {
+        Some(Verdict::Better) => Some(Mark::Better),
+        Some(Verdict::Worse) => Some(Mark::Worse),
+        _ => None,
+    }
+}
+
+const DIGITS: usize = 4;
+
+/// The overall table (paper Table 2 layout): one row per variant (the constant reference
+/// first as stored), one column per task × shown metric, mean ± std over seeds on the test
+/// split, the best mean per column bold, significance against the reference marked.
+pub fn overall_table(a: &Analysis) -> Table {
+    let mut columns = vec![
+        Column {
+            group: String::new(),
+            header: "Variant".into(),
+            align: Align::Left,
+            higher_is_better: None,
+        },
+        Column {
+            group: String::new(),
+            header: "n".into(),
+            align: Align::Right,
+            higher_is_better: None,
+        },
+    ];
+    for k in &a.shown {
+        columns.push(Column {
+            group: k.task.clone(),
+            header: metric_name(&k.metric),
+            align: Align::Right,
+            higher_is_better: Some(k.higher_is_better()),
+        });
+    }
+    let best: Vec<Option<f64>> = a.shown.iter().map(|k| best_mean(a, k)).collect();
+    let mut rows = Vec::new();
+    let mut prev_constant = None;
+    for v in &a.variants {
+        let mut cells = vec![
+            Cell::text(if Some(&v.label) == a.reference.as_ref() {
+                format!("{} (reference)", v.label)
+            } else {
+                v.label.clone()
+            }),
+            Cell::text(v.finished.len().to_string()),
+        ];
+        for (k, best) in a.shown.iter().zip(&best) {
+            let s = a.summary(&v.label, k);
+            let cell = match s.and_then(|s| s.mean.map(|m| (s, m))) {
+                Some((s, m)) => Cell {
+                    text: fmt_num(m, DIGITS),
+                    spread: s.std.map(|x| fmt_num(x, DIGITS)),
+                    bold: Some(m) == *best,
+                    mark: mark_of(a.comparison(&v.label, k).and_then(|c| c.verdict)),
+                },
+                None if v.finished.is_empty() && !v.failed.is_empty() => Cell::text("failed"),
+                None => Cell::text("–"),
+            };
+            cells.push(cell);
+        }
+        // A rule between the constant reference row(s) and the models.
+        let rule_before = prev_constant == Some(true) && !v.constant;
+        prev_constant = Some(v.constant);
+        rows.push(Row { cells, rule_before });
+    }
+    let mut notes = vec![format!(
+        "Test split; mean ± sample std over the n finished seeds. Bold: best mean per column (↑ higher is better, ↓ lower is better)."
+    )];
+    if let Some(r) = &a.reference {
+        notes.push(format!(
+            "† / ‡: significantly better / worse than {r} ({}, cells paired by seed, p ≤ {}).",
+            test_name(a),
+            a.alpha
+        ));
+    }
+    notes.push("NRMSE = RMSE / mean(y), NMAE = MAE / mean(y), mean(y) of the split's core target; `–` = undefined.".into());
+    if a.issues.iter().any(|i| i.reason.is_some()) {
+        notes.push("Failed cells are left out of n and of every statistic; `failed` = every seed of the variant failed.".into());
+    }
+    Table {
+        id: "overall".into(),
+        title: "Overall comparison on the test split".into(),
+        columns,
+        rows,
+        notes,
+    }
+}
+
+fn best_mean(a: &Analysis, k: &MetricKey) -> Option<f64> {
+    let means = a
+        .variants
+        .iter()
+        .filter_map(|v| a.summary(&v.label, k)?.mean);
+    if k.higher_is_better() {
+        means.fold(None, |b: Option<f64>, m| Some(b.map_or(m, |b| b.max(m))))
+    } else {
+        means.fold(None, |b: Option<f64>, m| Some(b.map_or(m, |b| b.min(m))))
+    }
+}
+
+/// The ablation table (paper Tables 3–5): per task × shown metric, every model variant's
+/// mean ± std, its paired difference from the reference (absolute and relative), the
+/// p-value and the verdict.
+pub fn ablation_table(a: &Analysis) -> Table {
+    let col = |h: &str, align| Column {
+        group: String::new(),
+        header: h.into(),
+        align,
+        higher_is_better: None,
+    };
+    let reference = a.reference.clone().unwrap_or_else(|| "reference".into());
+    let columns = vec![
+        col("Task", Align::Left),
+        col("Metric", Align::Left),
+        col("Variant", Align::Left),
+        col("n", Align::Right),
+        col("Mean", Align::Right),
+        col(&format!("Δ vs {reference}"), Align::Right),
+        col("Δ %", Align::Right),
+        col("p", Align::Right),
+        col("Verdict", Align::Left),
+    ];
+    let mut rows = Vec::new();
+    for k in &a.shown {
+        let mut first = true;
+        for v in a.variants.iter().filter(|v| !v.constant) {
+            let Some(s) = a.summary(&v.label, k) else {
+                continue;
+            };
+            let mean_cell = match s.mean {
+                Some(m) => Cell {
+                    text: fmt_num(m, DIGITS),
+                    spread: s.std.map(|x| fmt_num(x, DIGITS)),
+                    ..Cell::default()
+                },
+                None if v.finished.is_empty() && !v.failed.is_empty() => Cell::text("failed"),
+                None => Cell::text("–"),
+            };
+            let is_ref = Some(&v.label) == a.reference.as_ref();
+            let c = a.comparison(&v.label, k);
+            let (delta, rel, p, verdict) = if is_ref {
+                (
+                    Cell::text("reference"),
+                    Cell::text(""),
+                    Cell::text(""),
+                    Cell::text(""),
+                )
+            } else {
+                match c {
+                    Some(c) => (
+                        Cell {
+                            text: c.delta.map_or("–".into(), |d| fmt_signed(d, DIGITS)),
+                            mark: mark_of(c.verdict),
+                            ..Cell::default()
+                        },
+                        Cell::text(
+                            c.delta_rel
+                                .map_or("–".into(), |r| format!("{}%", fmt_signed(100.0 * r, 2))),
+                        ),
+                        Cell::text(c.test.map_or("–".into(), |t| fmt_p(t.p_value))),
+                        Cell::text(c.verdict.map_or_else(
+                            || {
+                                if c.seeds.len() < 2 {
+                                    format!("no test ({} paired seeds)", c.seeds.len())
+                                } else {
+                                    "no test".into()
+                                }
+                            },
+                            |v| verdict_text(v).to_string(),
+                        )),
+                    ),
+                    None => (
+                        Cell::text("–"),
+                        Cell::text("–"),
+                        Cell::text("–"),
+                        Cell::text("–"),
+                    ),
+                }
+            };
+            rows.push(Row {
+                cells: vec![
+                    Cell::text(if first { k.task.clone() } else { String::new() }),
+                    Cell::text(if first {
+                        format!(
+                            "{} {}",
+                            metric_name(&k.metric),
+                            if k.higher_is_better() { "↑" } else { "↓" }
+                        )
+                    } else {
+                        String::new()
+                    }),
+                    Cell::text(v.label.clone()),
+                    Cell::text(s.n.to_string()),
+                    mean_cell,
+                    delta,
+                    rel,
+                    p,
+                    verdict,
+                ],
+                rule_before: first && !rows.is_empty(),
+            });
+            first = false;
+        }
+    }
+    let notes = vec![
+        format!(
+            "Test split; mean ± sample std over n seeds. Δ = mean over paired seeds of (variant − {reference}); Δ % relative to {reference}'s mean on the same seeds."
+        ),
+        format!(
+            "p: {}, cells paired by seed; verdict at p ≤ {} in the metric's direction (↑ higher is better, ↓ lower is better); † / ‡ = significantly better / worse.",
+            test_name(a),
+            a.alpha
+        ),
+    ];
+    Table {
+        id: "ablation".into(),
+        title: format!("Each variant against {reference}"),
+        columns,
+        rows,
+        notes,
+    }
+}
+
+fn arrow(c: &Column) -> &'static str {
+    match c.higher_is_better {
+        Some(true) => " ↑",
+        Some(false) => " ↓",
+        None => "",
+    }
+}
+
+fn flat_header(c: &Column) -> String {
+    if c.group.is_empty() {
+        c.header.clone()
+    } else {
+        format!("{} {}", c.group, c.header)
+    }
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+fn md_cell(c: &Cell) -> String {
+    let mut s = md_escape(&c.text);
+    if c.bold && !s.is_empty() {
+        s = format!("**{s}**");
+    }
+    if let Some(sp) = &c.spread {
+        let _ = write!(s, " ± {}", md_escape(sp));
+    }
+    if let Some(m) = c.mark {
+        s.push_str(m.symbol());
+    }
+    s
+}
+
+/// The table body in Markdown (pipe table plus the notes), without the title.
+pub fn markdown_body(t: &Table) -> String {
+    let mut s = String::from("|");
+    for c in &t.columns {
+        let _ = write!(s, " {}{} |", md_escape(&flat_header(c)), arrow(c));
+    }
+    s.push_str("\n|");
+    for c in &t.columns {
+        s.push_str(match c.align {
+            Align::Left => ":---|",
+            Align::Right => "---:|",
+        });
+    }
+    s.push('\n');
+    for r in &t.rows {
+        s.push('|');
+        for c in &r.cells {
+            let _ = write!(s, " {} |", md_cell(c));
+        }
+        s.push('\n');
+    }
+    if !t.notes.is_empty() {
+        s.push('\n');
+        for n in &t.notes {
+            let _ = writeln!(s, "{n}");
+        }
+    }
+    s
+}
+
+/// The table in Markdown: a title line, the pipe table and the notes.
+pub fn markdown(t: &Table) -> String {
+    format!("**{}**\n\n{}", t.title, markdown_body(t))
+}
+
+/// Escapes LaTeX specials and maps the symbols the tables use to math mode.
+pub fn latex_text(s: &str) -> String {
+    let mut out = String::new();
+    for ch in s.chars() {
+        match ch {
+            '\\' => out.push_str("\\textbackslash{}"),
+            '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '~' => out.push_str("\\textasciitilde{}"),
+            '^' => out.push_str("\\textasciicircum{}"),
+            '`' => out.push('\''),
+            '†' => out.push_str("$^{\\dagger}$"),
+            '‡' => out.push_str("$^{\\ddagger}$"),
+            '±' => out.push_str("$\\pm$"),
+            '≤' => out.push_str("$\\le$"),
+            '↑' => out.push_str("$\\uparrow$"),
+            '↓' => out.push_str("$\\downarrow$"),
+            'Δ' => out.push_str("$\\Delta$"),
+            '−' | '–' => out.push_str("--"),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+fn latex_cell(c: &Cell) -> String {
+    let mut s = latex_text(&c.text);
+    if c.bold && !s.is_empty() {
+        s = format!("\\textbf{{{s}}}");
+    }
+    if let Some(sp) = &c.spread {
+        let _ = write!(s, "\\,{{\\scriptsize$\\pm${}}}", latex_text(sp));
+    }
+    if let Some(m) = c.mark {
+        s.push_str(&latex_text(m.symbol()));
+    }
+    s
+}
+
+/// The table as a LaTeX `table` float with a booktabs `tabular` (needs
+/// `\usepackage{booktabs}`); group headings become `\multicolumn` with `\cmidrule`.
+pub fn latex(t: &Table) -> String {
+    let mut s = String::from("% Written by `htl report`; needs \\usepackage{booktabs}.\n");
+    s.push_str("\\begin{table}[htbp]\n  \\centering\n  \\small\n");
+    let _ = writeln!(s, "  \\caption{{{}}}", latex_text(&t.title));
+    let _ = writeln!(s, "  \\label{{tab:{}}}", t.id);
+    let spec: String = t
+        .columns
+        .iter()
+        .map(|c| match c.align {
+            Align::Left => 'l',
+            Align::Right => 'r',
+        })
+        .collect();
+    let _ = writeln!(s, "  \\begin{{tabular}}{{{spec}}}");
+    s.push_str("    \\toprule\n");
+    // Group heading row: runs of consecutive columns with the same non-empty group.
+    let mut runs: Vec<(String, usize, usize)> = Vec::new(); // (group, first col, len)
+    for (i, c) in t.columns.iter().enumerate() {
+        match runs.last_mut() {
+            Some((g, _, len)) if *g == c.group => *len += 1,
+            _ => runs.push((c.group.clone(), i, 1)),
+        }
+    }
+    if runs.iter().any(|(g, _, _)| !g.is_empty()) {
+        let cells: Vec<String> = runs
+            .iter()
+            .map(|(g, _, len)| {
+                if g.is_empty() {
+                    vec![String::new(); *len].join(" & ")
+                } else {
+                    format!("\\multicolumn{{{len}}}{{c}}{{{}}}", latex_text(g))
+                }
+            })
+            .collect();
+        let _ = writeln!(s, "    {} \\\\", cells.join(" & "));
+        let rules: String = runs
+            .iter()
+            .filter(|(g, _, _)| !g.is_empty())
+            .map(|(_, first, len)| format!("\\cmidrule(lr){{{}-{}}}", first + 1, first + len))
+            .collect();
+        let _ = writeln!(s, "    {rules}");
+    }
+    let heads: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| latex_text(&format!("{}{}", c.header, arrow(c))))
+        .collect();
+    let _ = writeln!(s, "    {} \\\\", heads.join(" & "));
+    s.push_str("    \\midrule\n");
+    for r in &t.rows {
+        if r.rule_before {
+            s.push_str("    \\midrule\n");
+        }
+        let cells: Vec<String> = r.cells.iter().map(latex_cell).collect();
+        let _ = writeln!(s, "    {} \\\\", cells.join(" & "));
+    }
+    s.push_str("    \\bottomrule\n  \\end{tabular}\n");
+    if !t.notes.is_empty() {
+        s.push_str("  \\par\\smallskip\n  {\\footnotesize\n");
+        for n in &t.notes {
+            let _ = writeln!(s, "  {}\\par", latex_text(n));
+        }
+        s.push_str("  }\n");
+    }
+    s.push_str("\\end{table}\n");
+    s
+}
+
+fn csv_quote(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The table as CSV: one header line (`<group> <header>`), the cells as shown (bold
+/// dropped; `± spread` and the mark kept). Full-precision numbers are in `stats.csv`.
+pub fn csv(t: &Table) -> String {
+    let mut s = t
+        .columns
+        .iter()
+        .map(|c| csv_quote(&flat_header(c)))
+        .collect::<Vec<_>>()
+        .join(",");
+    s.push('\n');
+    for r in &t.rows {
+        let cells: Vec<String> = r
+            .cells
+            .iter()
+            .map(|c| {
+                let mut x = c.text.clone();
+                if let Some(sp) = &c.spread {
+                    let _ = write!(x, " ± {sp}");
+                }
+                if let Some(m) = c.mark {
+                    x.push_str(m.symbol());
+                }
+                csv_quote(&x)
+            })
+            .collect();
+        s.push_str(&cells.join(","));
+        s.push('\n');
+    }
+    s
+}
+
+fn opt_num(x: Option<f64>) -> String {
+    x.filter(|v| v.is_finite())
+        .map(|v| format!("{v}"))
+        .unwrap_or_default()
+}
+
+/// `stats.csv`: every (variant, task, metric) of the test split at full precision, with
+/// the comparison against the reference. Columns:
+/// `variant,task,metric,n,mean,std,ci95_low,ci95_high,reference,n_pairs,delta,delta_rel,delta_ci95_low,delta_ci95_high,test,statistic,p_value,verdict`.
+pub fn stats_csv(a: &Analysis) -> String {
+    let mut s = String::from("variant,task,metric,n,mean,std,ci95_low,ci95_high,reference,n_pairs,delta,delta_rel,delta_ci95_low,delta_ci95_high,test,statistic,p_value,verdict\n");
+    let test = match a.test {
+        super::TestKind::PairedT => "paired_t",
+        super::TestKind::Wilcoxon => "wilcoxon",
+    };
+    for sm in &a.summaries {
+        let _ = write!(
+            s,
+            "{},{},{},{},{},{},{},{}",
+            csv_quote(&sm.variant),
+            csv_quote(&sm.key.task),
+            csv_quote(&sm.key.metric),
+            sm.n,
+            opt_num(sm.mean),
+            opt_num(sm.std),
+            opt_num(sm.ci95.map(|c| c.0)),
+            opt_num(sm.ci95.map(|c| c.1)),
+        );
+        match a.comparison(&sm.variant, &sm.key) {
+            Some(c) => {
+                let _ = writeln!(
+                    s,
+                    ",{},{},{},{},{},{},{},{},{},{}",
+                    csv_quote(&c.reference),
+                    c.seeds.len(),
+                    opt_num(c.delta),
+                    opt_num(c.delta_rel),
+                    opt_num(c.delta_ci95.map(|x| x.0)),
+                    opt_num(c.delta_ci95.map(|x| x.1)),
+                    if c.test.is_some() { test } else { "" },
+                    c.test.map_or(String::new(), |t| format!("{}", t.statistic)),
+                    opt_num(c.test.map(|t| t.p_value)),
+                    c.verdict.map_or("", |v| match v {
+                        Verdict::Better => "better",
+                        Verdict::Worse => "worse",
+                        Verdict::NotSignificant => "not_significant",
+                    }),
+                );
+            }
+            None => s.push_str(",,,,,,,,,,\n"),
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(fmt_num(-0.00001, 4), "0.0000");
+        assert_eq!(fmt_num(f64::NAN, 4), "–");
+        assert_eq!(fmt_signed(0.01, 4), "+0.0100");
+        assert_eq!(fmt_signed(-0.01, 4), "-0.0100");
+        assert_eq!(fmt_signed(0.0, 4), "0.0000");
+        assert_eq!(fmt_p(0.0004), "<0.001");
+        assert_eq!(fmt_p(0.04321), "0.043");
+    }
+
+    #[test]
+    fn latex_escapes() {
+        assert_eq!(latex_text("w/o LE & 5% #1_a"), "w/o LE \\& 5\\% \\#1\\_a");
+        assert_eq!(latex_text("a ± b†"), "a $\\pm$ b$^{\\dagger}$");
+    }
+
+    #[test]
+    fn group_headers_span_consecutive_columns() {
+        let c = |g: &str, h: &str| Column {
+            group: g.into(),
+            header: h.into(),
+            align: Align::Right,
+            higher_is_better: None,
+        };
+        let t = Table {
+            id: "x".into(),
+            title: "T".into(),
+            columns: vec![c("", "V"), c("a", "m1"), c("a", "m2"), c("b", "m3")],
+            rows: vec![Row {
+                cells: vec![
+                    Cell::text("v"),
+                    Cell {
+                        text: "1".into(),
+                        bold: true,
+                        ..Cell::default()
+                    },
+                    Cell::text("2"),
+                    Cell::text("3"),
+                ],
+                rule_before: false,
+            }],
+            notes: vec![],
+        };
+        let tex = latex(&t);
+        assert!(tex.contains(" & \\multicolumn{2}{c}{a} & \\multicolumn{1}{c}{b} \\\\"));
+        assert!(tex.contains("\\cmidrule(lr){2-3}\\cmidrule(lr){4-4}"));
+        assert!(tex.contains("v & \\textbf{1} & 2 & 3 \\\\"));
+        assert_eq!(csv(&t), "V,a m1,a m2,b m3\nv,1,2,3\n");
+        assert!(markdown_body(&t).contains("| v | **1** | 2 | 3 |"));
+    }
+}

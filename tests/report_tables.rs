@@ -1,0 +1,226 @@
+//! The report's statistics and tables on a mock result folder (no training): snapshots of
+//! every table export, statistics against SciPy reference values, options and errors.
+
+#[path = "fixtures/report/mock_store.rs"]
+mod mock_store;
+
+use std::fs;
+
+use htlbench::report::analysis::{analyse, MetricKey};
+use htlbench::report::load::load_store;
+use htlbench::report::stats::Verdict;
+use htlbench::report::{report, ReportError, ReportOptions, TestKind};
+
+fn no_figures() -> ReportOptions {
+    ReportOptions {
+        figures: false,
+        ..ReportOptions::default()
+    }
+}
+
+fn key(task: &str, metric: &str) -> MetricKey {
+    MetricKey {
+        task: task.into(),
+        metric: metric.into(),
+    }
+}
+
+#[test]
+fn table_exports_match_snapshots() {
+    let d = tempfile::tempdir().unwrap();
+    mock_store::write_mock_store(d.path());
+    let s = report(d.path(), &no_figures()).unwrap();
+    let tables = d.path().join("report/tables");
+    for name in [
+        "overall.md",
+        "overall.tex",
+        "overall.csv",
+        "ablation.md",
+        "ablation.tex",
+        "ablation.csv",
+    ] {
+        let text = fs::read_to_string(tables.join(name)).unwrap();
+        mock_store::assert_snapshot(name, &text);
+        assert!(s.tables.contains(&tables.join(name)), "{name} not listed");
+    }
+    let stats = fs::read_to_string(d.path().join("report/stats.csv")).unwrap();
+    mock_store::assert_snapshot("stats.csv", &stats);
+}
+
+#[test]
+fn overall_table_marks_best_and_significance() {
+    let d = tempfile::tempdir().unwrap();
+    mock_store::write_mock_store(d.path());
+    report(d.path(), &no_figures()).unwrap();
+    let md = fs::read_to_string(d.path().join("report/tables/overall.md")).unwrap();
+    // Rows in the experiment's order (cells.csv), the constant reference first.
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
+    assert!(rows[1].starts_with("| constant | 3 |"), "{}", rows[1]);
+    assert!(
+        rows[2].starts_with("| HTLNet (reference) | 3 |"),
+        "{}",
+        rows[2]
+    );
+    // HTLNet has the best click AUC (bold); Shared-Bottom is significantly worse (‡,
+    // p = 0.032), IFU concat is not significant (p = 0.123: no mark).
+    assert!(rows[2].contains("| **0.7411** ± 0.0021 |"), "{}", rows[2]);
+    assert!(rows[3].contains("| 0.7307 ± 0.0013‡ |"), "{}", rows[3]);
+    assert!(rows[4].contains("| 0.7386 ± 0.0018 |"), "{}", rows[4]);
+    // The failed seed is not counted.
+    assert!(
+        rows[5].starts_with("| w/o optimisation | 2 |"),
+        "{}",
+        rows[5]
+    );
+    assert!(md.contains("† / ‡: significantly better / worse than HTLNet"));
+    let tex = fs::read_to_string(d.path().join("report/tables/overall.tex")).unwrap();
+    assert!(tex.contains("\\toprule") && tex.contains("\\bottomrule"));
+    assert!(tex.contains("\\multicolumn{2}{c}{click} & \\multicolumn{4}{c}{watch\\_time}"));
+}
+
+#[test]
+fn statistics_match_scipy() {
+    let d = tempfile::tempdir().unwrap();
+    mock_store::write_mock_store(d.path());
+    let store = load_store(d.path()).unwrap();
+    let a = analyse(&store, &ReportOptions::default()).unwrap();
+    assert_eq!(a.reference.as_deref(), Some("HTLNet"));
+    let auc = key("click", "auc");
+
+    // x = [0.7412, 0.7390, 0.7431]: np.mean(x), np.std(x, ddof=1) and
+    // scipy.stats.t.interval(0.95, 2, loc=np.mean(x), scale=np.std(x, ddof=1) / np.sqrt(3))
+    let s = a.summary("HTLNet", &auc).unwrap();
+    assert_eq!(s.n, 3);
+    assert!((s.mean.unwrap() - 0.7411).abs() < 1e-12);
+    assert!((s.std.unwrap() - 0.0020518284528683152).abs() < 1e-12);
+    let (lo, hi) = s.ci95.unwrap();
+    assert!((lo - 0.7360029755621874).abs() < 1e-10, "{lo}");
+    assert!((hi - 0.7461970244378126).abs() < 1e-10, "{hi}");
+
+    // scipy.stats.ttest_rel([0.7301, 0.7322, 0.7298], [0.7412, 0.7390, 0.7431])
+    //   -> TtestResult(statistic=-5.448586947597196, pvalue=0.0320729201539557, df=2)
+    let c = a.comparison("Shared-Bottom", &auc).unwrap();
+    assert_eq!(c.seeds, vec![1, 2, 3]);
+    let t = c.test.unwrap();
+    assert!(
+        (t.statistic - -5.448586947597196).abs() < 1e-9,
+        "{}",
+        t.statistic
+    );
+    assert!(
+        (t.p_value - 0.0320729201539557).abs() < 1e-10,
+        "{}",
+        t.p_value
+    );
+    assert_eq!(c.verdict, Some(Verdict::Worse));
+    assert!((c.delta.unwrap() - (-0.0104)).abs() < 1e-12);
+
+    // scipy.stats.ttest_rel([0.7370, 0.7382, 0.7405], [0.7412, 0.7390, 0.7431])
+    //   -> TtestResult(statistic=-2.57960808654811, pvalue=0.1231288074113119, df=2)
+    let c = a.comparison("IFU concat", &auc).unwrap();
+    assert!((c.test.unwrap().p_value - 0.1231288074113119).abs() < 1e-10);
+    assert_eq!(c.verdict, Some(Verdict::NotSignificant));
+
+    // The failed seed 3 of "w/o optimisation" leaves two pairs.
+    let c = a.comparison("w/o optimisation", &auc).unwrap();
+    assert_eq!(c.seeds, vec![1, 2]);
+    assert_eq!(a.variant("w/o optimisation").unwrap().failed, vec![3]);
+
+    // The constant row's Spearman is undefined on every seed: n = 0, no mean, no test.
+    let sp = a
+        .summary("constant", &key("watch_time", "spearman"))
+        .unwrap();
+    assert_eq!((sp.n, sp.mean), (0, None));
+    assert!(a
+        .comparison("constant", &key("watch_time", "spearman"))
+        .unwrap()
+        .test
+        .is_none());
+}
+
+#[test]
+fn wilcoxon_and_an_explicit_reference() {
+    let d = tempfile::tempdir().unwrap();
+    mock_store::write_mock_store(d.path());
+    let store = load_store(d.path()).unwrap();
+    let opts = ReportOptions {
+        reference: Some("Shared-Bottom".into()),
+        test: TestKind::Wilcoxon,
+        ..ReportOptions::default()
+    };
+    let a = analyse(&store, &opts).unwrap();
+    assert_eq!(a.reference.as_deref(), Some("Shared-Bottom"));
+    // scipy.stats.wilcoxon([0.7412, 0.7390, 0.7431], [0.7301, 0.7322, 0.7298])
+    //   -> WilcoxonResult(statistic=0.0, pvalue=0.25)
+    let c = a.comparison("HTLNet", &key("click", "auc")).unwrap();
+    let t = c.test.unwrap();
+    assert_eq!((t.statistic, t.p_value), (0.0, 0.25));
+    assert_eq!(c.verdict, Some(Verdict::NotSignificant));
+    assert_eq!("wilcoxon".parse::<TestKind>().unwrap(), TestKind::Wilcoxon);
+    assert_eq!("paired_t".parse::<TestKind>().unwrap(), TestKind::PairedT);
+}
+
+#[test]
+fn errors_name_what_to_change() {
+    let d = tempfile::tempdir().unwrap();
+    let e = report(d.path(), &no_figures()).unwrap_err();
+    assert!(matches!(e, ReportError::NoResults { .. }));
+    assert!(
+        e.to_string().contains("expected") && e.to_string().contains("/cells/"),
+        "{e}"
+    );
+
+    mock_store::write_mock_store(d.path());
+    let opts = ReportOptions {
+        reference: Some("HTLNet v2".into()),
+        ..no_figures()
+    };
+    let e = report(d.path(), &opts).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "reference variant `HTLNet v2` is not among the stored variants; choose one of: constant, HTLNet, Shared-Bottom, IFU concat, w/o optimisation"
+    );
+    let opts = ReportOptions {
+        alpha: 1.5,
+        ..no_figures()
+    };
+    assert!(report(d.path(), &opts)
+        .unwrap_err()
+        .to_string()
+        .contains("alpha must be in (0, 1), got 1.5"));
+    assert_eq!(
+        "anova".parse::<TestKind>().unwrap_err().to_string(),
+        "unknown test `anova`; use paired_t or wilcoxon"
+    );
+    // A malformed metrics.json of a finished cell names the file.
+    let cell = fs::read_dir(d.path().join("cells"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("metrics.json").is_file())
+        .unwrap();
+    fs::write(cell.join("metrics.json"), "{ not json").unwrap();
+    let e = report(d.path(), &no_figures()).unwrap_err().to_string();
+    assert!(
+        e.contains(&cell.join("metrics.json").display().to_string()),
+        "{e}"
+    );
+}
+
+#[test]
+fn default_reference_without_htlnet_is_the_first_model() {
+    let d = tempfile::tempdir().unwrap();
+    mock_store::write_mock_store(d.path());
+    // Drop HTLNet's cells: the reference becomes the first non-constant variant.
+    for e in fs::read_dir(d.path().join("cells")).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("htlnet-")
+        {
+            fs::remove_dir_all(p).unwrap();
+        }
+    }
+    let s = report(d.path(), &no_figures()).unwrap();
+    assert_eq!(s.reference.as_deref(), Some("Shared-Bottom"));
+}
