@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use burn::optim::AdamConfig;
-use burn::tensor::Device;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -163,7 +163,7 @@ pub fn bench_one(
     model: &str,
     grad: &str,
     shape: &BenchShape,
-    device: &Device,
+    dev: &crate::run::DeviceChoice,
 ) -> Result<BenchRow, String> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(shape.threads.max(1))
@@ -179,7 +179,7 @@ pub fn bench_one(
             tasks: data.tasks.clone(),
             init_bias: prep.init_bias.clone(),
         };
-        let ad = device.clone().autodiff();
+        let ad = dev.device.clone().autodiff();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut m = build_model(
             model,
@@ -229,7 +229,7 @@ pub fn bench_one(
         Ok(BenchRow {
             model: model.into(),
             grad: grad.into(),
-            backend: "flex".into(),
+            backend: format!("{}:{}", dev.backend, dev.name),
             shape: shape.clone(),
             median_ms: median,
             p10_ms: q(0.1),

@@ -108,6 +108,9 @@ enum Command {
         /// Also write the rows as CSV here.
         #[arg(long)]
         csv: Option<PathBuf>,
+        /// Device (as for `htl run`).
+        #[arg(long, default_value = "cpu")]
+        device: String,
         /// Internal: measure one `model:grad` in this process and print JSON.
         #[arg(long, hide = true)]
         one: Option<String>,
@@ -203,7 +206,9 @@ pub fn main() -> Result<()> {
             threads,
             csv,
             one,
+            device,
         } => {
+            let dev = device_from_name(&device).map_err(|e| anyhow!(e))?;
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let shape = crate::bench::BenchShape {
@@ -219,8 +224,7 @@ pub fn main() -> Result<()> {
                 let (m, g) = one
                     .split_once(':')
                     .ok_or_else(|| anyhow!("--one takes model:grad"))?;
-                let row = crate::bench::bench_one(m, g, &shape, &burn::tensor::Device::flex())
-                    .map_err(|e| anyhow!(e))?;
+                let row = crate::bench::bench_one(m, g, &shape, &dev).map_err(|e| anyhow!(e))?;
                 println!("{}", serde_json::to_string(&row)?);
                 return Ok(());
             }
@@ -247,7 +251,7 @@ pub fn main() -> Result<()> {
                             "--warmup",
                             &warmup.to_string(),
                         ])
-                        .args(["--threads", &threads.to_string()])
+                        .args(["--threads", &threads.to_string(), "--device", &device])
                         .output()?;
                     if !out.status.success() {
                         return Err(anyhow!(
@@ -260,7 +264,7 @@ pub fn main() -> Result<()> {
                 }
             }
             println!("{}", crate::bench::format_table(&rows));
-            println!("shape: batch {batch}, {fields} fields × {vocab} values × dim {dim}, {threads} threads, median of {steps} steps after {warmup} warm-up; machine: {} cores", std::thread::available_parallelism().map_or(1, |n| n.get()));
+            println!("device {device}; shape: batch {batch}, {fields} fields × {vocab} values × dim {dim}, {threads} threads, median of {steps} steps after {warmup} warm-up; machine: {} cores", std::thread::available_parallelism().map_or(1, |n| n.get()));
             if let Some(p) = csv {
                 crate::run::write_atomic(&p, crate::bench::format_csv(&rows).as_bytes())?;
             }

@@ -94,6 +94,9 @@ pub struct RawVariant {
     /// Training overrides for this variant.
     #[serde(default)]
     pub train: serde_yaml::Mapping,
+    /// A reference library's settings for this model: `mtreclib` or `aitm_official`
+    /// (`options` and `train` written here override the preset's values).
+    pub preset: Option<String>,
     /// Grid for this variant (merged over the experiment's `grid`, key by key).
     #[serde(default)]
     pub grid: BTreeMap<String, Vec<serde_yaml::Value>>,
@@ -156,6 +159,9 @@ pub struct CellConfig {
     pub dataset: DatasetSpec,
     /// The cell's seed: initialisation, shuffling, dropout, Gumbel noise.
     pub seed: u64,
+    /// The reference-library preset the options came from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
 }
 
 impl CellConfig {
@@ -283,6 +289,7 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
                 train: train.clone(),
                 dataset: raw.dataset.clone(),
                 seed,
+                preset: None,
             });
         }
     }
@@ -437,7 +444,13 @@ fn push_variant(
             names.join(", ")
         ))
     })?;
-    let options = merge(&raw.base.options, &v.options);
+    let preset_name = v.preset.clone().or_else(|| raw.base.preset.clone());
+    let (preset_options, preset_train) = match &preset_name {
+        Some(p) => crate::model::presets::preset(&model, p)
+            .map_err(|e| ConfigError(format!("{file}: key `{key}.preset`: {e}")))?,
+        None => (serde_yaml::Mapping::new(), serde_yaml::Mapping::new()),
+    };
+    let options = merge(&merge(&preset_options, &raw.base.options), &v.options);
     let options = (entry.resolve)(&serde_yaml::Value::Mapping(options)).map_err(|e| {
         ConfigError(format!(
             "{file}: key `{key}.options` (model `{model}`): {e}"
@@ -450,11 +463,12 @@ fn push_variant(
         .unwrap_or_else(|| serde_yaml::Value::String(entry.default_grad.into()));
     let grad = GradSpec::from_yaml(&grad_v)
         .map_err(|e| ConfigError(format!("{file}: key `{key}.grad`: {e}")))?;
-    let train = train_of(&v.train, &format!("{key}.train"))?;
-    let label = format!(
-        "{}{label_suffix}",
-        v.label.clone().unwrap_or_else(|| model.clone())
-    );
+    let train = train_of(&merge(&preset_train, &v.train), &format!("{key}.train"))?;
+    let default_label = match &preset_name {
+        Some(p) => format!("{model} ({p})"),
+        None => model.clone(),
+    };
+    let label = format!("{}{label_suffix}", v.label.clone().unwrap_or(default_label));
     if variants.contains(&label) {
         return Err(ConfigError(format!(
             "{file}: key `{key}.label`: two variants are labelled `{label}`; give each a distinct `label`"
@@ -470,6 +484,7 @@ fn push_variant(
             train: train.clone(),
             dataset: raw.dataset.clone(),
             seed,
+            preset: preset_name.clone(),
         });
     }
     Ok(())

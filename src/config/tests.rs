@@ -143,9 +143,35 @@ fn duplicate_labels_and_empty_lists_are_errors() {
 
 #[test]
 fn shipped_experiments_parse() {
-    for f in ["quickstart", "htlnet_ablations"] {
+    for f in ["quickstart", "htlnet_ablations", "baselines", "hillstrom"] {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("experiments/{f}.yaml"));
         let e = load_experiment(&p).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(e.cells.len() >= 4, "{f}");
     }
+}
+
+#[test]
+fn presets_fill_options_and_training_and_user_keys_win() {
+    let e = parse(&format!(
+        "{BASE}variants: [{{label: M, model: mmoe, preset: mtreclib, options: {{dropout: 0.1}}, train: {{lr: 0.005}}}}]\n"
+    ))
+    .unwrap();
+    let c = e.cells.iter().find(|c| c.variant == "M").unwrap();
+    assert_eq!(c.options["embed_dim"], serde_yaml::Value::from(128));
+    assert_eq!(c.options["dropout"], serde_yaml::Value::from(0.1));
+    assert_eq!(c.train.batch_size, 2048);
+    assert_eq!(c.train.lr, 0.005);
+    assert_eq!(c.preset.as_deref(), Some("mtreclib"));
+    let e = parse(&format!(
+        "{BASE}variants: [{{model: mmoe, preset: fuxictr}}]\n"
+    ))
+    .unwrap_err();
+    assert!(
+        e.0.starts_with("exp.yaml: key `variants[0].preset`: "),
+        "{e}"
+    );
+    assert!(
+        e.0.contains("mtreclib") && e.0.contains("aitm_official"),
+        "{e}"
+    );
 }

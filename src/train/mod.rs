@@ -232,7 +232,9 @@ pub fn train_cell(
         seconds: t0.elapsed().as_secs_f64(),
     }];
     let lower_better = monitor_lower_is_better(&tc.monitor);
-    let mut best = (m0, 0usize, model.clone());
+    // Snapshots go through `valid()`, which copies running statistics (batch-norm) instead
+    // of sharing them with the model that keeps training.
+    let mut best = (m0, 0usize, burn::module::Module::valid(&model));
     let mut since_best = 0usize;
     let mut grad_stats = Vec::new();
     let mut shuffle_rng =
@@ -297,7 +299,7 @@ pub fn train_cell(
         progress(epoch, tc.epochs);
         let improved = if lower_better { m < best.0 } else { m > best.0 };
         if improved {
-            best = (m, epoch, model.clone());
+            best = (m, epoch, burn::module::Module::valid(&model));
             since_best = 0;
         } else {
             since_best += 1;

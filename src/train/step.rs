@@ -528,6 +528,11 @@ mod tests {
                 .unwrap(),
             ),
             ("shared_bottom", serde_yaml::Value::Null),
+            ("mmoe", serde_yaml::Value::Null),
+            ("ple", serde_yaml::Value::Null),
+            ("adatt", serde_yaml::Value::Null),
+            ("esmm", serde_yaml::Value::Null),
+            ("aitm", serde_yaml::Value::Null),
         ];
         for (name, opts) in cases {
             let inf = info(&kinds);
