@@ -166,6 +166,13 @@ fn absent_data_skips_a_figure_with_a_note() {
     let s = report(d.path(), &ReportOptions::default()).unwrap();
     let skipped: Vec<&str> = s.skipped_figures.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(skipped, vec!["grad_norms", "ifu_attention_vs_concat"]);
+    assert_eq!(
+        s.describe(),
+        format!(
+            "report: {} (7 tables, 6 figures; 1 failed cell; skipped: grad_norms, ifu_attention_vs_concat)",
+            s.report_md.display()
+        )
+    );
     // The stale drawings from the first report are gone.
     assert!(!d.path().join("report/figures/grad_norms.png").exists());
     assert!(!d

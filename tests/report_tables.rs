@@ -156,6 +156,22 @@ fn wilcoxon_and_an_explicit_reference() {
     let t = c.test.unwrap();
     assert_eq!((t.statistic, t.p_value), (0.0, 0.25));
     assert_eq!(c.verdict, Some(Verdict::NotSignificant));
+    // report.md says that three pairs can never be significant with this test.
+    let s = report(
+        d.path(),
+        &ReportOptions {
+            figures: false,
+            ..opts
+        },
+    )
+    .unwrap();
+    let md = fs::read_to_string(s.report_md).unwrap();
+    assert!(
+        md.contains(
+            "With at most 3 paired seeds the two-sided Wilcoxon test cannot reach p below 0.25"
+        ),
+        "{md}"
+    );
     assert_eq!("wilcoxon".parse::<TestKind>().unwrap(), TestKind::Wilcoxon);
     assert_eq!("paired_t".parse::<TestKind>().unwrap(), TestKind::PairedT);
 }

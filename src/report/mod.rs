@@ -132,6 +132,36 @@ pub struct ReportSummary {
     pub warnings: Vec<String>,
 }
 
+impl ReportSummary {
+    /// One line for the terminal, e.g.
+    /// `report: results/x/report/report.md (7 tables, 8 figures; 1 failed cell; skipped: grad_norms)`.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "report: {} ({} tables, {} figures",
+            self.report_md.display(),
+            self.tables.len(),
+            self.figures.len()
+        );
+        if !self.failed_cells.is_empty() {
+            let n = self.failed_cells.len();
+            let _ = write!(s, "; {n} failed cell{}", if n == 1 { "" } else { "s" });
+        }
+        if !self.unfinished_cells.is_empty() {
+            let _ = write!(s, "; {} unfinished", self.unfinished_cells.len());
+        }
+        if !self.skipped_figures.is_empty() {
+            let names: Vec<&str> = self
+                .skipped_figures
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let _ = write!(s, "; skipped: {}", names.join(", "));
+        }
+        s.push(')');
+        s
+    }
+}
+
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -228,6 +258,12 @@ pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportE
     let has_ablation =
         a.reference.is_some() && a.comparisons.iter().any(|c| !is_constant(&a, &c.variant));
     let ablation = has_ablation.then(|| table::ablation_table(&a));
+    if ablation.is_none() {
+        // A stale ablation table from an earlier report would contradict report.md.
+        for ext in ["md", "tex", "csv"] {
+            let _ = std::fs::remove_file(out.join("tables").join(format!("ablation.{ext}")));
+        }
+    }
     for t in std::iter::once(&overall).chain(ablation.as_ref()) {
         let base = out.join("tables").join(&t.id);
         write(
@@ -451,6 +487,19 @@ fn report_markdown(
         ),
     );
     s.push('\n');
+    let most_pairs = a
+        .comparisons
+        .iter()
+        .map(|c| c.seeds.len())
+        .max()
+        .unwrap_or(0);
+    if opts.test == TestKind::Wilcoxon && (1..6).contains(&most_pairs) {
+        let _ = writeln!(
+            s,
+            "With at most {most_pairs} paired seeds the two-sided Wilcoxon test cannot reach p below {}: run more seeds, or use the paired t-test.\n",
+            2.0 / f64::powi(2.0, most_pairs as i32)
+        );
+    }
 
     s.push_str("## Overall\n\n");
     s.push_str(&table::markdown_body(overall));
