@@ -1,13 +1,19 @@
-//! The data room: dataset specs, loaders, encoding, splits and the synthetic
-//! generator.
+//! The data room: dataset specs, loaders, presets of real data sets,
+//! encoding, splits, the synthetic generator, the dataset cache and the
+//! inspection table.
 //!
 //! How the pieces fit:
 //!
 //! ```text
 //! DatasetSpec (YAML `dataset:`) ──load()──► Dataset { cat_fields, num_fields, tasks, train, valid, test }
-//!   ├─ Synthetic ─► synthetic::generate() ─┐
-//!   └─ Tabular ───► tabular::read_table() ─┴─► encode::encode(): validate labels, split,
-//!                                             fit vocabularies / statistics on train, encode
+//!   ├─ Synthetic ─► synthetic::generate() ──────────────┐
+//!   ├─ Tabular ───► tabular::read_table() ──────────────┤
+//!   └─ Preset ────► presets::<name>: read the release's ─┴─► encode::encode(): validate labels, split
+//!                   files, join / aggregate, derive         (or take the release's own split),
+//!                   labels                                  fit vocabularies / statistics on train, encode
+//!
+//! load_cached() = cache::cache_key() ─► hit: read the .htlds file │ miss: load() then store it
+//! inspect()     = load_cached() ─► inspect::summarise() ─► format_inspection()
 //! ```
 //!
 //! Files and generated data take the same path after the `DataFrame`, so a
@@ -19,6 +25,12 @@
 //! let spec: DatasetSpec = serde_yaml::from_str("synthetic: { rows: 10000, seed: 3 }").unwrap();
 //! let ds = data::load(&spec, std::path::Path::new(".")).unwrap();
 //! assert_eq!(ds.train.n + ds.valid.n + ds.test.n, 10_000);
+//!
+//! // a real data set, through the cache ($HTL_CACHE_DIR or <repo>/.htl-cache)
+//! let spec: DatasetSpec = serde_yaml::from_str("{preset: hillstrom}").unwrap();
+//! let (ds, status) = data::load_cached(&spec, std::path::Path::new("."), true).unwrap();
+//! println!("{status}");
+//! print!("{}", data::format_inspection(&data::inspect::summarise(&ds, status)));
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -254,6 +266,8 @@ pub fn data_dir() -> PathBuf {
     }
 }
 
+#[cfg(test)]
+mod bench_tests;
 #[cfg(test)]
 mod preset_tests;
 #[cfg(test)]

@@ -8,14 +8,14 @@
 //! With d = `latent_dim`, δ = `dependence`, σ(x) = 1 / (1 + e^-x):
 //!
 //! * Entities. For every factor set s ∈ {0 (shared), 1..K (one per action),
-//!   K+1 (core)}: user factors P_s[u] and item factors Q_s[i] with N(0, 1/√d)
+//!   K+1 (core)}: user factors P_s\[u\] and item factors Q_s\[i\] with N(0, 1/√d)
 //!   entries (so P·Q has variance ≈ 1), user and item biases b_s ~ N(0, 1).
-//!   Context effects c_f[v] ~ N(0, 1/F). Per-user numeric means g[u, j] ~ N(0, 1)
+//!   Context effects c_f\[v\] ~ N(0, 1/F). Per-user numeric means g\[u, j\] ~ N(0, 1)
 //!   and weights w_j ~ N(0, 1/(2M)).
 //! * A row: u ~ uniform over `users`; i ~ P(i) ∝ (i + 1)^-`item_skew`;
-//!   ctx_f ~ uniform over its vocabulary; num_j = g[u, j] + N(0, 1).
-//! * Scores. Shared: S = P_0[u]·Q_0[i] + b_0[u] + b_0[i] + Σ_f c_f[ctx_f] + Σ_j w_j num_j;
-//!   task-specific: T_s = P_s[u]·Q_s[i] + b_s[u] + b_s[i]. Each is standardised
+//!   ctx_f ~ uniform over its vocabulary; num_j = g\[u, j\] + N(0, 1).
+//! * Scores. Shared: S = P_0\[u\]·Q_0\[i\] + b_0\[u\] + b_0\[i\] + Σ_f c_f\[ctx_f\] + Σ_j w_j num_j;
+//!   task-specific: T_s = P_s\[u\]·Q_s\[i\] + b_s\[u\] + b_s\[i\]. Each is standardised
 //!   over the generated rows. Task s mixes them: R_s = √δ S + √(1-δ) T_s
 //!   (unit variance; at δ = 0 every task has its own independent factors).
 //! * Actions, k = 1..K: z_k = `signal` R_k + `noise` ε_k, ε_k ~ N(0, 1);
@@ -57,38 +57,38 @@ use super::tabular::FileKind;
 use super::{DataError, Dataset, Task, TaskChain, TaskKind};
 
 /// Settings of the generator (`dataset: { synthetic: {...} }`). Every key is
-/// optional; defaults in brackets.
+/// optional; defaults in parentheses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SyntheticConfig {
-    /// Number of rows (impressions) [100000].
+    /// Number of rows (impressions) (default 100000).
     pub rows: usize,
-    /// Distinct users: the `user_id` vocabulary [2000].
+    /// Distinct users: the `user_id` vocabulary (default 2000).
     pub users: usize,
-    /// Distinct items: the `item_id` vocabulary [1000].
+    /// Distinct items: the `item_id` vocabulary (default 1000).
     pub items: usize,
-    /// Zipf exponent of item popularity, P(i) ∝ (i + 1)^-item_skew; 0 = uniform [0.8].
+    /// Zipf exponent of item popularity, P(i) ∝ (i + 1)^-item_skew; 0 = uniform (default 0.8).
     pub item_skew: f64,
     /// One entry per context field `ctx_1..ctx_F`: that field's vocabulary [[4, 24, 7]].
     pub context_vocab: Vec<usize>,
-    /// Number of numeric features `num_1..num_M` [2].
+    /// Number of numeric features `num_1..num_M` (default 2).
     pub numeric: usize,
-    /// Dimension of the latent user / item factors [8].
+    /// Dimension of the latent user / item factors (default 8).
     pub latent_dim: usize,
     /// The binary actions in funnel order, each with its positive rate given
-    /// the previous action [click 0.3, long_view 0.4].
+    /// the previous action (default click 0.3, long_view 0.4).
     pub chain: Vec<ChainStep>,
-    /// The core (regression) target [watch_time, mu 3, sigma 1, zero_prob 0.05].
+    /// The core (regression) target (default watch_time, mu 3, sigma 1, zero_prob 0.05).
     pub core: CoreConfig,
     /// How strongly tasks depend on each other, in [0, 1]: 0 = independent
     /// tasks (no funnel, no shared factors); > 0 = strict funnel and a share δ
-    /// of each task's score variance from the shared factors [0.8].
+    /// of each task's score variance from the shared factors (default 0.8).
     pub dependence: f64,
-    /// Scale of the learnable part of each task's logit [1.5].
+    /// Scale of the learnable part of each task's logit (default 1.5).
     pub signal: f64,
-    /// Std of unobservable per-row logit noise [0.5].
+    /// Std of unobservable per-row logit noise (default 0.5).
     pub noise: f64,
-    /// Seed of everything generated [1].
+    /// Seed of everything generated (default 1).
     pub seed: u64,
 }
 
@@ -106,13 +106,13 @@ pub struct ChainStep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CoreConfig {
-    /// Column and task name [watch_time].
+    /// Column and task name (default watch_time).
     pub name: String,
-    /// Mean of log(value) among positive values [3.0].
+    /// Mean of log(value) among positive values (default 3.0).
     pub mu: f64,
-    /// Std of log(value) among positive values [1.0].
+    /// Std of log(value) among positive values (default 1.0).
     pub sigma: f64,
-    /// Probability that the value is 0 although the last action is 1 [0.05].
+    /// Probability that the value is 0 although the last action is 1 (default 0.05).
     pub zero_prob: f64,
 }
 

@@ -108,12 +108,26 @@ pub fn file(folder: &Folder) -> Result<PathBuf, DataError> {
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date (also accepts `YYYY-M-D`).
 pub fn parse_date(b: &[u8]) -> Option<i32> {
-    let s = std::str::from_utf8(b).ok()?.trim();
-    let mut it = s.split('-');
-    let y: i32 = it.next()?.parse().ok()?;
-    let m: u32 = it.next()?.parse().ok()?;
-    let d: u32 = it.next()?.parse().ok()?;
-    if it.next().is_some() || !(1..=12).contains(&m) || d == 0 {
+    let digit = |c: u8| c.is_ascii_digit().then(|| u32::from(c - b'0'));
+    let (y, m, d) = if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        // the release's form, without allocation
+        let n = |r: std::ops::Range<usize>| -> Option<u32> {
+            b[r].iter()
+                .try_fold(0u32, |acc, &c| Some(acc * 10 + digit(c)?))
+        };
+        (n(0..4)? as i32, n(5..7)?, n(8..10)?)
+    } else {
+        let s = std::str::from_utf8(b).ok()?.trim();
+        let mut it = s.split('-');
+        let y: i32 = it.next()?.parse().ok()?;
+        let m: u32 = it.next()?.parse().ok()?;
+        let d: u32 = it.next()?.parse().ok()?;
+        if it.next().is_some() {
+            return None;
+        }
+        (y, m, d)
+    };
+    if !(1..=12).contains(&m) || d == 0 {
         return None;
     }
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -279,6 +293,45 @@ fn parse_int(b: &[u8]) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
+/// A finite number; plain decimals of up to 15 digits without `str` parsing
+/// (mantissa / 10^k, both exact, so the result equals `str::parse`'s).
+fn parse_num(b: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let slow = || {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+    };
+    let (neg, s) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let (mut mant, mut digits, mut frac, mut dot) = (0u64, 0usize, 0usize, false);
+    for &c in s {
+        match c {
+            b'0'..=b'9' => {
+                mant = mant * 10 + u64::from(c - b'0');
+                digits += 1;
+                frac += usize::from(dot);
+                if digits > 15 {
+                    return slow();
+                }
+            }
+            b'.' if !dot => dot = true,
+            _ => return slow(),
+        }
+    }
+    if digits == 0 {
+        return slow();
+    }
+    let v = mant as f64 / POW10[frac];
+    Some(if neg { -v } else { v })
+}
+
 fn trim(b: &[u8]) -> &[u8] {
     let b = match b
         .iter()
@@ -320,15 +373,11 @@ fn parse_line(line: &[u8], pos: &Pos, fields: &mut Vec<(usize, usize)>) -> Resul
     };
     let num = |k: usize| {
         let t = trim(get(k));
-        std::str::from_utf8(t)
-            .ok()
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|v| v.is_finite())
-            .ok_or_else(|| Bad::Type {
-                column: k,
-                value: String::from_utf8_lossy(t).into_owned(),
-                expected: "numbers",
-            })
+        parse_num(t).ok_or_else(|| Bad::Type {
+            column: k,
+            value: String::from_utf8_lossy(t).into_owned(),
+            expected: "numbers",
+        })
     };
     let day = parse_date(trim(get(6))).ok_or_else(|| Bad::Type {
         column: 6,
@@ -667,6 +716,31 @@ mod tests {
         assert_eq!(parse_date(b"2012/03/02"), None);
         assert_eq!(parse_date(b"2012-3-2"), Some(15_401));
         assert_eq!(parse_date(b""), None);
+    }
+
+    #[test]
+    fn numbers_match_std_parse() {
+        for t in [
+            "7.59",
+            "0",
+            "-6.00",
+            "12",
+            "3.5",
+            "1e3",
+            "0.1",
+            "123456789.123456",
+            ".5",
+            "5.",
+            "-0.0",
+            "99999999999999.9",
+            "2.675",
+            "1234567890123456789",
+        ] {
+            assert_eq!(parse_num(t.as_bytes()), t.parse::<f64>().ok(), "{t}");
+        }
+        for t in ["", "-", ".", "abc", "1.2.3", "inf", "NaN", "1,5"] {
+            assert_eq!(parse_num(t.as_bytes()), None, "{t}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! * Chain: visit → conversion → spend (dollars; > 0 exactly when conversion = 1).
 //! * Split: seeded random 8:1:1 (no time column); `split:` overrides.
 //!
-//! Loads exactly what the tabular spec [`super::hillstrom`] loads.
+//! Loads exactly what the tabular spec [`super::hillstrom()`] loads.
 
 use std::path::{Path, PathBuf};
 
