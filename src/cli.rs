@@ -66,6 +66,32 @@ enum Command {
         /// Device: cpu (flex, default), libtorch, libtorch-cuda:N (feature tch), cuda:N (feature cuda). Overrides the YAML `device:`.
         #[arg(long)]
         device: Option<String>,
+        /// Parse the data again instead of reading the dataset cache (.htl-cache/ or $HTL_CACHE_DIR).
+        #[arg(long)]
+        no_cache: bool,
+        /// Skip the report (tables and figures) written to <out>/report/ at the end.
+        #[arg(long)]
+        no_report: bool,
+    },
+    /// Write the paper-style report of a result folder: statistics over seeds, paired tests
+    /// against a reference variant, tables (Markdown, LaTeX, CSV) and figures (PNG, SVG).
+    ///
+    /// Reads only stored results, so it can be rerun without retraining.
+    Report {
+        /// The result folder (e.g. results/quickstart).
+        dir: PathBuf,
+        /// Reference variant for the paired tests [default: HTLNet if present, else the first model].
+        #[arg(long)]
+        reference: Option<String>,
+        /// Paired test: paired_t or wilcoxon.
+        #[arg(long, default_value = "paired_t")]
+        test: String,
+        /// Significance level.
+        #[arg(long, default_value_t = 0.05)]
+        alpha: f64,
+        /// Tables and report.md only.
+        #[arg(long)]
+        no_figures: bool,
     },
     /// List registered models with their YAML options and defaults.
     Models,
@@ -142,6 +168,15 @@ enum DataCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Rows, fields and vocabularies, per-task positive rates, the core target's distribution and
+    /// split sizes: the table to look at before trusting a run.
+    Inspect {
+        /// An experiment YAML (its `dataset:` block is used) or a YAML file holding a dataset spec.
+        spec: PathBuf,
+        /// Parse the data again instead of reading the dataset cache.
+        #[arg(long)]
+        no_cache: bool,
+    },
 }
 
 /// Entry point used by `main.rs`.
@@ -157,14 +192,19 @@ pub fn main() -> Result<()> {
             save_predictions,
             only,
             device,
+            no_cache,
+            no_report,
         } => {
             let exp = load_experiment(&experiment)?;
             let name = device
                 .or_else(|| exp.device.clone())
                 .unwrap_or_else(|| "cpu".into());
             let device = device_from_name(&name).map_err(|e| anyhow!("{e}"))?;
-            let data = data::load(&exp.dataset, &exp.base_dir)
+            let (data, cache) = data::cache::load_cached(&exp.dataset, &exp.base_dir, !no_cache)
                 .with_context(|| format!("loading the data set of {}", experiment.display()))?;
+            if !quiet {
+                eprintln!("data: {} ({cache})", data.name);
+            }
             let opts = RunOptions {
                 out,
                 jobs,
@@ -175,6 +215,16 @@ pub fn main() -> Result<()> {
             };
             let summary = run_experiment(&exp, &data, &device, &opts).map_err(|e| anyhow!(e))?;
             println!("{}", summary.summary_md);
+            if !no_report {
+                match crate::report::report(&summary.root, &crate::report::ReportOptions::default())
+                {
+                    Ok(r) => println!("report: {}", r.report_md.display()),
+                    Err(e) => eprintln!(
+                        "htl: warning: the report could not be written: {e}; rerun `htl report {}`",
+                        summary.root.display()
+                    ),
+                }
+            }
             println!(
                 "results: {} ({} cells: {} trained now, {} kept from earlier runs, {} failed)",
                 summary.root.display(),
@@ -285,6 +335,56 @@ pub fn main() -> Result<()> {
                 println!();
             }
             println!("Every model also takes `grad:` sum | pcgrad | metabalance | htl (or a map with `name:` and options).");
+            Ok(())
+        }
+        Command::Report {
+            dir,
+            reference,
+            test,
+            alpha,
+            no_figures,
+        } => {
+            let opts = crate::report::ReportOptions {
+                reference,
+                test: test.parse().map_err(|e| anyhow!("--test: {e}"))?,
+                alpha,
+                figures: !no_figures,
+            };
+            let r = crate::report::report(&dir, &opts)?;
+            println!("report: {}", r.report_md.display());
+            println!(
+                "{} tables, {} figures ({} skipped)",
+                r.tables.len(),
+                r.figures.len(),
+                r.skipped_figures.len()
+            );
+            for (name, why) in &r.skipped_figures {
+                println!("  skipped {name}: {why}");
+            }
+            Ok(())
+        }
+        Command::Data {
+            command: DataCommand::Inspect { spec, no_cache },
+        } => {
+            let text = std::fs::read_to_string(&spec)
+                .with_context(|| format!("cannot read {}", spec.display()))?;
+            let value: serde_yaml::Value =
+                serde_yaml::from_str(&text).map_err(|e| anyhow!("{}: {e}", spec.display()))?;
+            let dataset_value = match value.get("dataset") {
+                Some(d) if value.get("variants").is_some() => d.clone(),
+                _ => value,
+            };
+            let ds: data::DatasetSpec = serde_yaml::from_value(dataset_value)
+                .map_err(|e| anyhow!("{}: dataset: {e}", spec.display()))?;
+            let parent = spec.parent().map(PathBuf::from).unwrap_or_default();
+            let base = if parent.is_absolute() {
+                parent
+            } else {
+                std::env::current_dir()?.join(parent)
+            };
+            let i = data::inspect::inspect(&ds, &base, !no_cache)
+                .with_context(|| format!("loading the data set of {}", spec.display()))?;
+            println!("{}", data::inspect::format_inspection(&i));
             Ok(())
         }
         Command::Data {

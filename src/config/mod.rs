@@ -53,8 +53,9 @@ pub struct TrainConfig {
     pub core_transform: String,
     /// Batch size for evaluation.
     pub eval_batch_size: usize,
-    /// Write per-task gradient statistics every this many steps (per-task strategies only;
-    /// 0 = never).
+    /// Write per-task gradient statistics (`grad_stats.csv`) every this many steps (0 =
+    /// never). `sum` runs log them too (raw = adjusted), at the cost of a per-task backward
+    /// on those steps.
     pub grad_stats_every: usize,
     /// Cap on optimisation steps per epoch (0 = a full pass over the training split).
     pub max_steps_per_epoch: usize,

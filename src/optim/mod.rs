@@ -137,6 +137,17 @@ pub trait GradientStrategy: Send {
     fn adjust(&mut self, gram: &[Vec<f64>], rng: &mut ChaCha8Rng) -> Vec<Vec<f64>>;
 }
 
+/// The identity combination: every task keeps its raw gradient (plain summation). Used to
+/// log gradient statistics of `sum` runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Identity;
+
+impl GradientStrategy for Identity {
+    fn adjust(&mut self, gram: &[Vec<f64>], _rng: &mut ChaCha8Rng) -> Vec<Vec<f64>> {
+        (0..gram.len()).map(|t| unit(gram.len(), t)).collect()
+    }
+}
+
 /// `aᵀ K b`.
 pub fn quad(a: &[f64], gram: &[Vec<f64>], b: &[f64]) -> f64 {
     let mut s = 0.0;

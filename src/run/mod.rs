@@ -449,15 +449,17 @@ fn write_manifest(
     started: &str,
     ended: Option<&str>,
 ) -> Result<(), String> {
+    // The revision of the source this binary was built from.
+    let repo = env!("CARGO_MANIFEST_DIR");
     let git = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
+        .args(["-C", repo, "rev-parse", "HEAD"])
         .output()
         .ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "unknown".into());
     let dirty = std::process::Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=no"])
+        .args(["-C", repo, "status", "--porcelain", "--untracked-files=no"])
         .output()
         .ok()
         .filter(|o| o.status.success())
@@ -480,6 +482,8 @@ fn write_manifest(
         "started": started,
         "ended": ended,
         "cells": exp.cells.len(),
+        "variants": exp.variants,
+        "cell_ids": exp.cells.iter().map(CellConfig::id).collect::<Vec<_>>(),
     });
     store
         .write_top(

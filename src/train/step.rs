@@ -219,6 +219,15 @@ impl Stepper {
         lr: f64,
         want_stats: bool,
     ) -> (AnyModel, Vec<f32>, Option<Vec<GradStat>>) {
+        // Plain summation still logs gradient statistics (raw = adjusted) on the steps that
+        // ask for them, through the per-task path with the identity combination, so that
+        // "without gradient processing" can be plotted beside the adjusted runs.
+        let mut identity = crate::optim::Identity;
+        let strategy = match strategy {
+            Some(s) => Some(s),
+            None if want_stats => Some(&mut identity as &mut dyn GradientStrategy),
+            None => None,
+        };
         let Some(strategy) = strategy.filter(|_| !self.shared.is_empty()) else {
             let out = model.forward(batch, ctx);
             let losses = task_losses(&out, batch);
