@@ -268,3 +268,50 @@ fn synthetic_cache_vs_generation_and_json() {
         assert_eq!(back.len(), 3);
     }
 }
+
+#[test]
+#[ignore]
+fn aliexpress_shaped() {
+    // 2M train + 0.5M test rows of the AliExpress format (a country has 12-27M)
+    let dir = tempfile::tempdir().unwrap();
+    timed("write 2.5M AliExpress-format rows", || {
+        let mut r = Rng(11);
+        for (name, n) in [("train.csv", 2_000_000u64), ("test.csv", 500_000)] {
+            let mut w =
+                std::io::BufWriter::new(std::fs::File::create(dir.path().join(name)).unwrap());
+            write!(w, "search_id").unwrap();
+            for k in 1..=16 {
+                write!(w, ",categorical_{k}").unwrap();
+            }
+            for k in 1..=63 {
+                write!(w, ",numerical_{k}").unwrap();
+            }
+            writeln!(w, ",click,conversion").unwrap();
+            for i in 0..n {
+                write!(w, "{}", i / 20).unwrap();
+                for k in 0..16u64 {
+                    write!(w, ",{}", r.below(3 + k * k * 40)).unwrap();
+                }
+                for _ in 0..63 {
+                    write!(w, ",0.{:05}", r.below(100_000)).unwrap();
+                }
+                let click = u64::from(r.below(100) < 3);
+                writeln!(w, ",{click},{}", click * u64::from(r.below(100) < 3)).unwrap();
+            }
+        }
+    });
+    let mb: u64 = ["train.csv", "test.csv"]
+        .iter()
+        .map(|f| std::fs::metadata(dir.path().join(f)).unwrap().len())
+        .sum();
+    let spec = DatasetSpec::preset(PresetName::Aliexpress, Some(dir.path().into()));
+    let ds = timed(&format!("parse + encode {:.0} MB", mb as f64 / 1e6), || {
+        load(&spec, Path::new(".")).unwrap()
+    });
+    println!(
+        "  rows {} · {} + {} fields",
+        ds.train.n + ds.valid.n + ds.test.n,
+        ds.cat_fields.len(),
+        ds.num_fields.len()
+    );
+}

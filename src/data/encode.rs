@@ -107,6 +107,16 @@ pub fn check_columns(layout: &Layout, available: &[String]) -> Result<(), DataEr
 
 /// Validates, splits and encodes `df` (rows in file order) into a [`Dataset`].
 pub fn encode(df: &DataFrame, layout: &Layout, name: String) -> Result<Dataset, DataError> {
+    encode_owned(df.clone(), layout, name)
+}
+
+/// [`encode`] taking the frame: each feature column is dropped once encoded,
+/// so memory held by the frame is released while the splits are built.
+pub fn encode_owned(
+    mut df: DataFrame,
+    layout: &Layout,
+    name: String,
+) -> Result<Dataset, DataError> {
     let available: Vec<String> = df
         .get_column_names()
         .iter()
@@ -124,7 +134,13 @@ pub fn encode(df: &DataFrame, layout: &Layout, name: String) -> Result<Dataset, 
     // Labels, validated on every row.
     let mut labels: Vec<Vec<f32>> = Vec::with_capacity(layout.tasks.len());
     for (task, col) in &layout.tasks {
-        labels.push(read_label(df, layout, task, col)?);
+        labels.push(read_label(&df, layout, task, col)?);
+    }
+    let is_feature = |c: &String| layout.categorical.contains(c) || layout.numeric.contains(c);
+    for (_, col) in &layout.tasks {
+        if !is_feature(col) && layout.time.as_ref() != Some(col) {
+            let _ = df.drop_in_place(col);
+        }
     }
 
     // Split.
@@ -147,7 +163,7 @@ pub fn encode(df: &DataFrame, layout: &Layout, name: String) -> Result<Dataset, 
         }
         (None, time) => match time {
             Some(t) => {
-                let order = time_order(df, t)?;
+                let order = time_order(&df, t)?;
                 (
                     split::cut(&order, &layout.split.ratios)?,
                     format!(
@@ -167,6 +183,12 @@ pub fn encode(df: &DataFrame, layout: &Layout, name: String) -> Result<Dataset, 
         },
     };
 
+    if let Some(t) = &layout.time {
+        if !is_feature(t) {
+            let _ = df.drop_in_place(t);
+        }
+    }
+
     // Both classes in train for every binary task.
     for ((task, col), y) in layout.tasks.iter().zip(&labels) {
         if task.kind == TaskKind::Binary {
@@ -182,51 +204,67 @@ pub fn encode(df: &DataFrame, layout: &Layout, name: String) -> Result<Dataset, 
         }
     }
 
-    // Features.
+    // Features, one column at a time: encoded, gathered into the three
+    // splits, then dropped from the frame, so that an owned frame shrinks
+    // while the splits grow (peak memory: about the frame plus one column).
+    let parts = [&idx.train, &idx.valid, &idx.test];
+    let mut out: [Split; 3] = parts.map(|rows| Split {
+        n: rows.len(),
+        labels: labels.iter().map(|c| gather(c, rows)).collect(),
+        ..Split::default()
+    });
+    drop(labels);
+    let release = |df: &mut DataFrame, col: &str, still_needed: bool| {
+        if !still_needed {
+            let _ = df.drop_in_place(col);
+        }
+    };
     let mut cat_fields: Vec<CatField> = Vec::new();
-    let mut cat_codes: Vec<Vec<u32>> = Vec::new();
     for col in &layout.categorical {
-        let (codes, vocab) = encode_categorical(df, col, &idx.train)?;
+        let (codes, vocab) = encode_categorical(&df, col, &idx.train)?;
         cat_fields.push(CatField {
             name: col.clone(),
             vocab,
         });
-        cat_codes.push(codes);
+        for (s, rows) in out.iter_mut().zip(parts) {
+            s.cat.push(gather(&codes, rows));
+        }
+        release(&mut df, col, layout.numeric.contains(col));
     }
     let mut num_fields: Vec<String> = Vec::new();
-    let mut num_values: Vec<Vec<f32>> = Vec::new();
     for col in &layout.numeric {
-        let x = read_f64(df, col, &layout.source, Role::Numeric)?;
+        let x = read_f64(&df, col, &layout.source, Role::Numeric)?;
         match layout.transform {
             NumericTransform::Standardize => {
-                num_values.push(standardize(&x, &idx.train));
+                let v = standardize(&x, &idx.train);
+                for (s, rows) in out.iter_mut().zip(parts) {
+                    s.num.push(gather(&v, rows));
+                }
                 num_fields.push(col.clone());
             }
             NumericTransform::Bucketize => {
                 let cuts = quantile_cuts(&x, &idx.train, layout.buckets);
-                cat_codes.push(bucketize(&x, &cuts));
+                let codes = bucketize(&x, &cuts);
+                for (s, rows) in out.iter_mut().zip(parts) {
+                    s.cat.push(gather(&codes, rows));
+                }
                 cat_fields.push(CatField {
                     name: format!("{col}_bucket"),
                     vocab: cuts.len() + 2,
                 });
             }
         }
+        release(&mut df, col, false);
     }
-
-    let make = |rows: &[usize]| Split {
-        n: rows.len(),
-        cat: cat_codes.iter().map(|c| gather(c, rows)).collect(),
-        num: num_values.iter().map(|c| gather(c, rows)).collect(),
-        labels: labels.iter().map(|c| gather(c, rows)).collect(),
-    };
+    let [train, valid, test] = out;
     Ok(Dataset {
         name,
         cat_fields,
         num_fields,
         tasks: chain,
-        train: make(&idx.train),
-        valid: make(&idx.valid),
-        test: make(&idx.test),
+        train,
+        valid,
+        test,
         split_rule,
     })
 }

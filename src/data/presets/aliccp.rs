@@ -113,5 +113,5 @@ pub fn load(spec: &PresetSpec, folder: &Folder, name: String) -> Result<Dataset,
             file_name(&paths[2])
         ),
     });
-    encode::encode(&df, &layout, name)
+    encode::encode_owned(df, &layout, name)
 }

@@ -104,7 +104,7 @@ pub fn load(spec: &PresetSpec, folder: &Folder, name: String) -> Result<Dataset,
         },
         rule,
     });
-    encode::encode(&df, &layout, name)
+    encode::encode_owned(df, &layout, name)
 }
 
 /// Per row (the first `n`): the pattern of the 0/1 `labels` as bits (anything

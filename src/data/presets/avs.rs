@@ -606,7 +606,7 @@ fn scan(path: &Path, company: Company, block: usize) -> Result<Vec<Cust>, DataEr
 /// Loads the preset (see the module docs).
 pub fn load(spec: &PresetSpec, folder: &Folder, name: String) -> Result<Dataset, DataError> {
     let (df, layout) = customers(spec, folder, BLOCK)?;
-    encode::encode(&df, &layout, name)
+    encode::encode_owned(df, &layout, name)
 }
 
 /// The customer table (one row per kept customer, first-appearance order,

@@ -295,5 +295,5 @@ pub fn load(spec: &PresetSpec, folder: &Folder, name: String) -> Result<Dataset,
             ),
         });
     }
-    encode::encode(&df, &layout, name)
+    encode::encode_owned(df, &layout, name)
 }

@@ -178,7 +178,7 @@ fn log_cols() -> Vec<Col> {
 /// Loads the preset (see the module docs).
 pub fn load(spec: &PresetSpec, folder: &Folder, name: String) -> Result<Dataset, DataError> {
     let (df, layout) = frame(spec, folder)?;
-    encode::encode(&df, &layout, name)
+    encode::encode_owned(df, &layout, name)
 }
 
 /// The joined table (logs in file order, with the derived columns) and its
