@@ -2,7 +2,7 @@
 //! Task-to-Task Fusion Network for Multitask Learning in Recommendations", KDD 2023).
 //! See `README.md` beside this file.
 
-use burn::module::{list_param_ids, Module, Param, ParamId};
+use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -247,10 +247,6 @@ impl MultiTaskModel for Adatt {
     /// the heads once per task, exact).
     fn separable(&self) -> bool {
         false
-    }
-
-    fn shared_param_ids(&self) -> Vec<ParamId> {
-        list_param_ids(&self.embedding)
     }
 
     fn n_tasks(&self) -> usize {

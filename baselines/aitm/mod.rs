@@ -2,7 +2,7 @@
 //! among Audience Multi-step Conversions with Multi-task Learning in Targeted Display
 //! Advertising", KDD 2021). See `README.md` beside this file.
 
-use burn::module::{list_param_ids, Module, ParamId};
+use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
@@ -221,10 +221,6 @@ impl MultiTaskModel for Aitm {
     /// A later task's loss reaches earlier towers through the transfer: not separable.
     fn separable(&self) -> bool {
         false
-    }
-
-    fn shared_param_ids(&self) -> Vec<ParamId> {
-        list_param_ids(&self.embedding)
     }
 
     fn n_tasks(&self) -> usize {

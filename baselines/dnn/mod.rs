@@ -1,7 +1,7 @@
 //! DNN: one independent network per task (own embedding, own MLP, own head). Nothing is
 //! shared, so it is the "no multi-task learning" reference. See `README.md` beside this file.
 
-use burn::module::{Module, ParamId};
+use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -132,9 +132,6 @@ impl MultiTaskModel for Dnn {
 
     /// Empty: DNN has no shared parameters, so per-task gradient strategies have nothing to
     /// adjust (the trainer then takes a plain step).
-    fn shared_param_ids(&self) -> Vec<ParamId> {
-        Vec::new()
-    }
 
     fn n_tasks(&self) -> usize {
         self.nets.len()

@@ -2,7 +2,7 @@
 //! Approach for Estimating Post-Click Conversion Rate", SIGIR 2018), generalised to a chain of
 //! k binary tasks and an optional core task. See `README.md` beside this file.
 
-use burn::module::{list_param_ids, Module, Param, ParamId};
+use burn::module::{Module, Param};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
@@ -182,10 +182,6 @@ impl MultiTaskModel for Esmm {
     /// Task t's prediction multiplies the outputs of towers 1..t: not separable.
     fn separable(&self) -> bool {
         false
-    }
-
-    fn shared_param_ids(&self) -> Vec<ParamId> {
-        list_param_ids(&self.embedding)
     }
 
     fn n_tasks(&self) -> usize {

@@ -2,7 +2,7 @@
 //! Learning (MTL) Model for Personalized Recommendations", RecSys 2020): stacked CGC levels.
 //! See `README.md` beside this file.
 
-use burn::module::{list_param_ids, Module, ParamId};
+use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -209,10 +209,6 @@ impl MultiTaskModel for Ple {
     /// than its own copy: the trainer runs the heads once per task (exact).
     fn separable(&self) -> bool {
         false
-    }
-
-    fn shared_param_ids(&self) -> Vec<ParamId> {
-        list_param_ids(&self.embedding)
     }
 
     fn n_tasks(&self) -> usize {

@@ -143,7 +143,13 @@ fn duplicate_labels_and_empty_lists_are_errors() {
 
 #[test]
 fn shipped_experiments_parse() {
-    for f in ["quickstart", "htlnet_ablations", "baselines", "hillstrom", "gpu_check"] {
+    for f in [
+        "quickstart",
+        "htlnet_ablations",
+        "baselines",
+        "hillstrom",
+        "gpu_check",
+    ] {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("experiments/{f}.yaml"));
         let e = load_experiment(&p).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(e.cells.len() >= 4, "{f}");

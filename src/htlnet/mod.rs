@@ -8,7 +8,7 @@ pub mod leu;
 #[cfg(test)]
 mod tests;
 
-use burn::module::{list_param_ids, Module, ParamId};
+use burn::module::Module;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
@@ -292,10 +292,6 @@ impl MultiTaskModel for HtlNet {
     /// With stop-gradient, task t's loss reaches the trunk only through its own copy of `e`.
     fn separable(&self) -> bool {
         self.stop_grad
-    }
-
-    fn shared_param_ids(&self) -> Vec<ParamId> {
-        list_param_ids(&self.embedding)
     }
 
     fn n_tasks(&self) -> usize {

@@ -120,7 +120,14 @@ pub trait MultiTaskModel {
     fn separable(&self) -> bool;
 
     /// Ids of the shared parameters θ_s (everything [`Self::shared`] reads).
-    fn shared_param_ids(&self) -> Vec<ParamId>;
+    ///
+    /// Default: the parameters of [`Self::embedding_trunk`] (none when there is none);
+    /// models whose trunk holds more (a shared bottom, experts) list them all.
+    fn shared_param_ids(&self) -> Vec<ParamId> {
+        self.embedding_trunk()
+            .map(burn::module::list_param_ids)
+            .unwrap_or_default()
+    }
 
     /// Plain forward: the same trunk output for every task.
     fn forward(&self, batch: &Batch, ctx: &mut ForwardCtx) -> ModelOutput {
