@@ -315,3 +315,60 @@ fn aliexpress_shaped() {
         ds.num_fields.len()
     );
 }
+
+#[test]
+#[ignore]
+fn tabular_kuairand_shape_100_columns() {
+    // KuaiRand-Pure's size, ~100 columns: ts, 60 categorical, 36 numeric, 3 labels
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wide.csv");
+    let n = 1_436_609u64;
+    timed("write 1.44M x 100 CSV", || {
+        let mut r = Rng(5);
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        write!(w, "ts").unwrap();
+        for k in 0..60 {
+            write!(w, ",c{k}").unwrap();
+        }
+        for k in 0..36 {
+            write!(w, ",x{k}").unwrap();
+        }
+        writeln!(w, ",click,long_view,play_time").unwrap();
+        for i in 0..n {
+            write!(w, "{}", 1_649_347_200_000 + i * 1000 + r.below(1000)).unwrap();
+            for k in 0..60u64 {
+                write!(w, ",{}", r.below(2 + k * k * 8)).unwrap();
+            }
+            for _ in 0..36 {
+                write!(w, ",{:.4}", (r.below(1_000_000) as f64) / 1e4).unwrap();
+            }
+            let click = u64::from(r.below(100) < 33);
+            let lv = click * u64::from(r.below(100) < 40);
+            writeln!(
+                w,
+                ",{click},{lv},{:.3}",
+                (lv * r.below(300_000)) as f64 / 1e3
+            )
+            .unwrap();
+        }
+    });
+    let cats: Vec<String> = (0..60).map(|k| format!("c{k}")).collect();
+    let nums: Vec<String> = (0..36).map(|k| format!("x{k}")).collect();
+    let yaml = format!(
+        "path: {}\ncategorical: [{}]\nnumeric: [{}]\ntime: ts\ntasks: [{{name: click, kind: binary}}, {{name: long_view, kind: binary}}, {{name: play_time, kind: regression}}]",
+        path.display(),
+        cats.join(", "),
+        nums.join(", ")
+    );
+    let spec: DatasetSpec = serde_yaml::from_str(&yaml).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let (a, s) = timed("read + encode + store", || {
+        load_cached_in(&spec, Path::new("."), true, cache.path()).unwrap()
+    });
+    println!("  {s}");
+    let (b, s) = timed("cache hit", || {
+        load_cached_in(&spec, Path::new("."), true, cache.path()).unwrap()
+    });
+    assert!(s.is_hit());
+    assert_eq!(a, b);
+}

@@ -439,7 +439,7 @@ pub fn load(spec: &SyntheticSpec, name: String) -> Result<Dataset, DataError> {
         split: spec.split.clone(),
         given: None,
     };
-    encode::encode(&df, &layout, name)
+    encode::encode_owned(df, &layout, name)
 }
 
 /// Writes `df` as CSV (with header) or Parquet, chosen by `path`'s extension;

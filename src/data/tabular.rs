@@ -65,7 +65,7 @@ pub fn load(spec: &TabularSpec, base_dir: &Path, name: String) -> Result<Dataset
         given: None,
     };
     let df = read_table(&path, &layout)?;
-    encode::encode(&df, &layout, name)
+    encode::encode_owned(df, &layout, name)
 }
 
 /// Reads the columns `layout` needs from `path` (checking the file and the
