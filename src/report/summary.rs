@@ -134,7 +134,13 @@ pub fn summarise(cells: &[CellMetrics], order: &[String]) -> Vec<SummaryRow> {
 pub const SHOWN: &[&str] = &["auc", "logloss", "nrmse", "nmae", "gini", "spearman"];
 
 /// A Markdown summary: one row per variant, one column per task × metric (mean ± std).
-pub fn summary_markdown(name: &str, rows: &[SummaryRow], cells: &[CellMetrics]) -> String {
+/// Columns follow `tasks` (the chain order); tasks not listed come after, as first seen.
+pub fn summary_markdown(
+    name: &str,
+    rows: &[SummaryRow],
+    cells: &[CellMetrics],
+    tasks: &[String],
+) -> String {
     let mut variants: Vec<&str> = Vec::new();
     let mut cols: Vec<(String, String)> = Vec::new();
     for r in rows {
@@ -147,8 +153,8 @@ pub fn summary_markdown(name: &str, rows: &[SummaryRow], cells: &[CellMetrics]) 
             cols.push((r.task.clone(), r.metric.clone()));
         }
     }
-    // keep task order as first seen, metric order as in SHOWN
-    let task_order: Vec<String> = cols.iter().fold(Vec::new(), |mut v, (t, _)| {
+    // chain order first, then any other task as first seen; metric order as in SHOWN
+    let task_order: Vec<String> = cols.iter().fold(tasks.to_vec(), |mut v, (t, _)| {
         if !v.contains(t) {
             v.push(t.clone());
         }

@@ -253,7 +253,8 @@ pub fn run_experiment(
     });
     bar.finish_and_clear();
     let failed = failed.into_inner().expect("lock");
-    let summary_md = write_summaries(&store, exp, &cells)?;
+    let task_names: Vec<String> = data.tasks.tasks().iter().map(|t| t.name.clone()).collect();
+    let summary_md = write_summaries(&store, exp, &cells, &task_names)?;
     write_manifest(&store, exp, dev, &started, Some(&now_rfc3339()))?;
     Ok(RunSummary {
         root,
@@ -401,6 +402,7 @@ fn write_summaries(
     store: &ResultStore,
     exp: &Experiment,
     cells: &[&CellConfig],
+    tasks: &[String],
 ) -> Result<String, String> {
     let mut stored = Vec::new();
     for c in cells {
@@ -437,7 +439,7 @@ fn write_summaries(
             crate::report::csv::summary_csv(&summary).as_bytes(),
         )
         .map_err(io)?;
-    let md = summary_markdown(&exp.name, &summary, &stored);
+    let md = summary_markdown(&exp.name, &summary, &stored, tasks);
     store.write_top("summary.md", md.as_bytes()).map_err(io)?;
     Ok(md)
 }
