@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn htl() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_htl"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_htl"));
+    // Keep the dataset cache out of the repository.
+    c.env("HTL_CACHE_DIR", std::env::temp_dir().join("htlbench-test-cache"));
+    c
 }
 
 fn fixture(name: &str) -> PathBuf {
