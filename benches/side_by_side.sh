@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# One command: `htl bench --csv` and the PyTorch reference with the same shape and threads,
+# then one table with both and the ratios.
+#
+#   benches/side_by_side.sh                          # defaults below
+#   THREADS=2 STEPS=50 MODELS=shared_bottom,htlnet,mmoe benches/side_by_side.sh
+#   HTL=/path/to/htl benches/side_by_side.sh         # a given binary (default: target/release/htl)
+#
+# Environment (defaults): MODELS (shared_bottom,htlnet,mmoe), GRADS (sum,htl,pcgrad,metabalance),
+# BATCH 2048, FIELDS 20, VOCAB 10000, DIM 16, STEPS 30, WARMUP 5, THREADS (all cores),
+# OUT (benches/out/<date>): where rust.csv, pytorch.csv and side_by_side.md go.
+# ROWS=0: skip the second PyTorch run of HTLNet's adjusted steps with --per-task rows.
+# WAIT_QUIET=0.3: first wait until the machine is quiet (quiet.sh).
+# The PyTorch side needs benches/.venv (benches/setup_venv.sh).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+MODELS="${MODELS:-shared_bottom,htlnet,mmoe}"
+GRADS="${GRADS:-sum,htl,pcgrad,metabalance}"
+BATCH="${BATCH:-2048}"; FIELDS="${FIELDS:-20}"; VOCAB="${VOCAB:-10000}"; DIM="${DIM:-16}"
+STEPS="${STEPS:-30}"; WARMUP="${WARMUP:-5}"; THREADS="${THREADS:-$(nproc)}"
+OUT="${OUT:-$here/out/$(date +%Y%m%d-%H%M%S)}"
+py="$here/.venv/bin/python"
+[ -x "$py" ] || { echo "no benches/.venv: run benches/setup_venv.sh first" >&2; exit 1; }
+# The binary: $HTL, else target/release/htl (built here only when missing: rebuilding with
+# other features than the last build would rebuild most of burn).
+HTL="${HTL:-$root/target/release/htl}"
+if [ ! -x "$HTL" ]; then
+    (cd "$root" && cargo build --release --quiet)
+fi
+mkdir -p "$OUT"
+. "$here/quiet.sh"
+wait_quiet
+shape=(--batch "$BATCH" --fields "$FIELDS" --vocab "$VOCAB" --dim "$DIM" --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS")
+{
+    echo "date: $(date -Iseconds)"
+    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB"
+    echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "htl: $HTL ($(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+} | tee "$OUT/env.txt"
+echo "== Rust: $HTL bench" >&2
+"$HTL" bench --models "$MODELS" --grads "$GRADS" "${shape[@]}" --csv "$OUT/rust.csv" >"$OUT/rust.txt"
+echo "== PyTorch: benches/pytorch_reference.py" >&2
+"$py" "$here/pytorch_reference.py" --models "$MODELS" --grads "$GRADS" "${shape[@]}" --csv "$OUT/pytorch.csv" >"$OUT/pytorch.txt"
+pt_csvs=("$OUT/pytorch.csv")
+# HTLNet's adjusted steps once more with the Rust step's per-task scheme (ROWS=0 skips).
+rows_grads=$(echo "$GRADS" | tr ',' '\n' | { grep -v "^sum$" || true; } | paste -sd, -)
+if [ "${ROWS:-1}" != 0 ] && [[ ",$MODELS," == *",htlnet,"* ]] && [ -n "$rows_grads" ]; then
+    echo "== PyTorch: benches/pytorch_reference.py --per-task rows (htlnet)" >&2
+    "$py" "$here/pytorch_reference.py" --models htlnet --grads "$rows_grads" --per-task rows "${shape[@]}" \
+        --csv "$OUT/pytorch_rows.csv" >"$OUT/pytorch_rows.txt"
+    pt_csvs+=("$OUT/pytorch_rows.csv")
+fi
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/env.txt"
+echo
+"$py" "$here/compare.py" "$OUT/rust.csv" "${pt_csvs[@]}" --md "$OUT/side_by_side.md"
+echo
+echo "files: $OUT"
