@@ -7,7 +7,10 @@ use std::process::Command;
 fn htl() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_htl"));
     // Keep the dataset cache out of the repository.
-    c.env("HTL_CACHE_DIR", std::env::temp_dir().join("htlbench-test-cache"));
+    c.env(
+        "HTL_CACHE_DIR",
+        std::env::temp_dir().join("htlbench-test-cache"),
+    );
     c
 }
 

@@ -2,6 +2,8 @@
 //! side on CPU with rayon), isolates failures, writes results atomically and summarises.
 
 mod store;
+#[cfg(test)]
+mod tests;
 
 pub use store::{write_atomic, ResultStore, RunLock};
 
@@ -134,6 +136,45 @@ pub fn run_experiment(
     dev: &DeviceChoice,
     opts: &RunOptions,
 ) -> Result<RunSummary, String> {
+    run_experiment_with(exp, data, dev, opts, &BurnTrainer)
+}
+
+/// What trains one cell. The runner only sees this seam, so sweeps, resume, failure
+/// isolation and reporting can be tested with an instant mock.
+pub trait CellTrainer: Sync {
+    /// Trains and evaluates one cell.
+    fn train(
+        &self,
+        cell: &CellConfig,
+        data: &Dataset,
+        device: &Device,
+        progress: crate::train::Progress,
+    ) -> Result<TrainOutcome, TrainError>;
+}
+
+/// The real trainer ([`train_cell`]).
+pub struct BurnTrainer;
+
+impl CellTrainer for BurnTrainer {
+    fn train(
+        &self,
+        cell: &CellConfig,
+        data: &Dataset,
+        device: &Device,
+        progress: crate::train::Progress,
+    ) -> Result<TrainOutcome, TrainError> {
+        train_cell(cell, data, device, progress)
+    }
+}
+
+/// [`run_experiment`] with a given trainer.
+pub fn run_experiment_with(
+    exp: &Experiment,
+    data: &Dataset,
+    dev: &DeviceChoice,
+    opts: &RunOptions,
+    trainer: &dyn CellTrainer,
+) -> Result<RunSummary, String> {
     let device = &dev.device;
     let root = opts
         .out
@@ -210,7 +251,7 @@ pub fn run_experiment(
             let progress = |e: usize, _max: usize| epoch_bar.set_position(e as u64);
             let t0 = Instant::now();
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                train_cell(cell, data, device, &progress)
+                trainer.train(cell, data, device, &progress)
             }));
             let result = match result {
                 Ok(r) => r,
