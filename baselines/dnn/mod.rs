@@ -130,8 +130,9 @@ impl MultiTaskModel for Dnn {
         true
     }
 
-    /// Empty: DNN has no shared parameters, so per-task gradient strategies have nothing to
-    /// adjust (the trainer then takes a plain step).
+    // shared_param_ids: the default (no embedding trunk) is empty — DNN has no shared
+    // parameters, so per-task gradient strategies have nothing to adjust and the trainer
+    // takes a plain step.
 
     fn n_tasks(&self) -> usize {
         self.nets.len()
