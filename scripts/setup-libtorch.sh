@@ -15,7 +15,7 @@ VENV="${HTL_TORCH_VENV:-$HOME/.cache/htl-torch-venv}"
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import torch, sys; sys.exit(0 if torch.__version__.split("+")[0] == "2.9.0" else 1)' 2>/dev/null; then
+if ! "$VENV/bin/python" -c 'import numpy, torch, sys; sys.exit(0 if torch.__version__.split("+")[0] == "2.9.0" else 1)' 2>/dev/null; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "torch==2.9.0" numpy
 fi
 TORCH_LIB=$("$VENV/bin/python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
