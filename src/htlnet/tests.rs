@@ -282,3 +282,26 @@ fn readme_table_matches_defaults() {
         assert_eq!(&readme_value, code, "README default of `{key}`");
     }
 }
+
+/// A 2-task chain (one binary task, then the core) and a 4-task chain (three binary
+/// tasks, then the core) train end to end with HTLNet's adjustment and beat the base rate.
+#[test]
+fn two_and_four_task_chains_train() {
+    for chain in [
+        "[{name: click, rate: 0.3}]",
+        "[{name: a, rate: 0.4}, {name: b, rate: 0.5}, {name: c, rate: 0.5}]",
+    ] {
+        let yaml = format!(
+            "name: t\ndataset: {{synthetic: {{rows: 4000, users: 200, items: 100, seed: 3, chain: {chain}}}}}\ntrain: {{epochs: 2, batch_size: 256, grad_stats_every: 5}}\nvariants: [{{model: htlnet}}]\n"
+        );
+        let exp = crate::config::parse_experiment(&yaml, std::path::Path::new("t.yaml")).unwrap();
+        let data = crate::data::load(&exp.dataset, std::path::Path::new(".")).unwrap();
+        let cell = exp.cells.iter().find(|c| c.model == "htlnet").unwrap();
+        let out = crate::train::train_cell(cell, &data, &Device::flex(), &|_, _| {}).unwrap();
+        let n = data.tasks.len();
+        assert_eq!(out.metrics["test"].len(), n);
+        assert!(out.steps > 0 && !out.grad_stats.is_empty());
+        let first = &data.tasks.tasks()[0].name;
+        assert!(out.metrics["test"][first]["auc"].unwrap() > 0.5, "{chain}");
+    }
+}
