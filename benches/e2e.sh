@@ -53,11 +53,14 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 torch_s=$(echo "$t1 - $t0" | bc -l)
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/env.txt"
+# Keep both result folders (small: metrics, curves, per-cell seconds) next to the timings.
+cp -r "$tmp/rust" "$OUT/rust-results"
+cp -r "$tmp/pytorch" "$OUT/pytorch-results"
 
 {
     echo "| side | command | wall s |"
     echo "|---|---|---|"
-    printf "| Rust | htl run quickstart.yaml %s | %.1f |\n" "${jobs_arg[*]:-(default jobs)}" "$rust_s"
+    printf "| Rust | htl run %s %s | %.1f |\n" "$(basename "$yaml")" "${jobs_arg[*]:-(default jobs)}" "$rust_s"
     printf "| PyTorch %s | e2e_pytorch.py --per-task ${PER_TASK:-autograd}, cells one after another | %.1f |\n" "$("$py" -c 'import torch; print(torch.__version__.split("+")[0])')" "$torch_s"
     printf "\nRust end-to-end speed vs PyTorch: %.2f× (PyTorch s ÷ Rust s; > 1: Rust faster). Threads: %s.\n" "$(echo "$torch_s / $rust_s" | bc -l)" "$THREADS"
 } | tee "$OUT/e2e.md"

@@ -50,10 +50,17 @@ DEFAULT_GRAD = {"htlnet": "htl"}  # registry default_grad; every other model: su
 TRAIN_DEFAULTS = {"epochs": 10, "batch_size": 2048, "lr": 1e-3, "adam_eps": 1e-8, "patience": 2,
                   "monitor": "all", "core_transform": "standardize", "eval_batch_size": 8192,
                   "weight_decay": 0.0, "grad_stats_every": 20, "max_steps_per_epoch": 0}
-MODEL_OPTIONS = {  # YAML option name -> constructor argument (lists become tuples)
+MODEL_OPTIONS = {  # YAML options mirrored per model (lists become tuples); others are refused
     "shared_bottom": {"embed_dim", "bottom", "tower", "dropout"},
+    "dnn": {"embed_dim", "bottom", "tower", "dropout"},
     "mmoe": {"embed_dim", "n_experts", "expert", "tower", "dropout"},
     "htlnet": {"embed_dim", "tower", "label_dim", "ifu_dim", "rep_layer", "stop_grad", "dropout"},
+    "esmm": {"embed_dim", "tower", "dropout"},
+    "aitm": {"embed_dim", "tower", "head", "dropout", "alpha_cal", "core_transfer"},
+    "ple": {"embed_dim", "levels", "shared_experts", "specific_experts", "expert", "expert_layout",
+            "tower", "dropout"},
+    "adatt": {"embed_dim", "levels", "task_experts", "shared_experts", "expert", "expert_layout",
+              "residual", "tower", "dropout"},
 }
 
 
@@ -210,8 +217,8 @@ def evaluate(model, prep, split, step, eval_batch):
     idx = np.arange(split["n"])
     for s in range(0, split["n"], eval_batch):
         cat, num, _ = prep.batch(split, idx[s:s + eval_batch])
-        for t, (out, (_, binary)) in enumerate(zip(model(cat, num, step), TASKS)):
-            preds[t].append((torch.sigmoid(out) if binary else out).numpy())
+        for t, out in enumerate(models.to_probability(model, model(cat, num, step))):
+            preds[t].append(out.numpy())
     model.train()
     preds = [np.concatenate(p) for p in preds]
     losses = [logloss(split["labels"][0], preds[0]), logloss(split["labels"][1], preds[1]),

@@ -265,15 +265,272 @@ class HtlNet(nn.Module):
         return preds
 
 
+def _mix(weights, experts):
+    """baselines/common.rs mix: sum_j w[:, j] * experts[j]."""
+    return (torch.stack(experts, 1) * weights.unsqueeze(2)).sum(1)
+
+
+class Dnn(nn.Module):
+    """baselines/dnn: one independent network per task (own embedding, bottom, tower);
+    no shared parameters, so per-task strategies take a plain step."""
+
+    def __init__(self, vocabs, n_numeric, binary, init_bias, embed_dim=16, bottom=(256, 128),
+                 tower=(64, 32), dropout=0.0):
+        super().__init__()
+        self.embeddings = nn.ModuleList()
+        self.bottoms = nn.ModuleList()
+        self.towers = nn.ModuleList()
+        for b in init_bias:
+            emb = FieldEmbedding(vocabs, n_numeric, embed_dim)
+            mlp = Mlp(emb.out_dim(), bottom, dropout)
+            self.embeddings.append(emb)
+            self.bottoms.append(mlp)
+            self.towers.append(Tower(mlp.out, tower, b, dropout))
+        self.binary = list(binary)
+
+    def shared_params(self):
+        return []
+
+    def forward(self, cat, num=None, step=0):
+        return [t(m(e(cat, num))) for e, m, t in zip(self.embeddings, self.bottoms, self.towers)]
+
+
+def conditional_biases(marginal_logits):
+    """baselines/esmm conditional_biases: logit of rate_t / rate_{t-1} for t > 0."""
+    rate = lambda z: 1.0 / (1.0 + math.exp(-z))  # noqa: E731
+    out = []
+    for t, z in enumerate(marginal_logits):
+        if t == 0:
+            out.append(z)
+            continue
+        c = min(max(rate(z) / rate(marginal_logits[t - 1]), 1e-6), 1 - 1e-6)
+        out.append(math.log(c / (1 - c)))
+    return out
+
+
+class Esmm(nn.Module):
+    """baselines/esmm (core_mode separate): towers on the shared embedding; binary task t > 0
+    predicts the product of conditional probabilities (BCE on probabilities)."""
+
+    def __init__(self, vocabs, n_numeric, binary, init_bias, embed_dim=16, tower=(128, 64, 32),
+                 dropout=0.0, core_mode="separate"):
+        super().__init__()
+        if core_mode != "separate":
+            raise ValueError("only core_mode: separate is mirrored")
+        self.embedding = FieldEmbedding(vocabs, n_numeric, embed_dim)
+        k = sum(1 for b in binary if b)
+        bias = conditional_biases(list(init_bias[:k])) + list(init_bias[k:])
+        self.towers = nn.ModuleList(Tower(self.embedding.out_dim(), tower, b, dropout) for b in bias)
+        self.binary = list(binary)
+        self.kinds = []
+        for t, b in enumerate(binary):
+            self.kinds.append("value" if not b else ("logit" if t == 0 else "prob"))
+
+    def shared_params(self):
+        return list(self.embedding.parameters())
+
+    def forward(self, cat, num=None, step=0):
+        e = self.embedding(cat, num)
+        preds, chain = [], None
+        for t, tower in enumerate(self.towers):
+            out = tower(e)
+            if not self.binary[t]:
+                preds.append(out)
+                continue
+            c = torch.sigmoid(out)
+            if chain is None:
+                preds.append(out)
+                chain = c
+            else:
+                chain = chain * c
+                preds.append(chain)
+        return preds
+
+
+class Aitm(nn.Module):
+    """baselines/aitm (defaults): towers 128-64-32 on the embedding, for t > 0 a ReLU transfer
+    of the previous task's z and one shared attention over [q_t, p_t], linear heads, and the
+    calibrator alpha * mean(relu(p_t - p_{t-1})) added to task t's loss."""
+
+    def __init__(self, vocabs, n_numeric, binary, init_bias, embed_dim=16, tower=(128, 64, 32),
+                 head=(), dropout=0.0, alpha_cal=0.6, attention="shared", transfer="relu",
+                 core_transfer=True):
+        super().__init__()
+        if attention != "shared" or transfer != "relu":
+            raise ValueError("only attention: shared, transfer: relu are mirrored")
+        self.embedding = FieldEmbedding(vocabs, n_numeric, embed_dim)
+        d_e = self.embedding.out_dim()
+        k = tower[-1]
+        self.towers = nn.ModuleList(Mlp(d_e, tower, dropout) for _ in binary)
+        self.linked = [t > 0 and (b or core_transfer) for t, b in enumerate(binary)]
+        self.transfers = nn.ModuleDict({str(t): nn.Linear(k, k) for t, l in enumerate(self.linked) if l})
+        self.attention = AttentionIfu(k, k)
+        self.outputs = nn.ModuleList(Tower(k, head, b, dropout) for b in init_bias)
+        self.binary = list(binary)
+        self.alpha_cal = alpha_cal
+        self.dropout = dropout
+
+    def shared_params(self):
+        return list(self.embedding.parameters())
+
+    def forward(self, cat, num=None, step=0):
+        e = self.embedding(cat, num)
+        preds, prev = [], None
+        for t, tower in enumerate(self.towers):
+            q = tower(e)
+            z = q
+            if self.linked[t] and prev is not None:
+                p = F.relu(self.transfers[str(t)](prev))
+                if self.dropout > 0:
+                    p = F.dropout(p, self.dropout, self.training)
+                z = self.attention([q, p])
+            preds.append(self.outputs[t](z))
+            prev = z
+        return preds
+
+    def extra_losses(self, preds):
+        if self.alpha_cal <= 0:
+            return []
+        probs = [torch.sigmoid(p) for p, b in zip(preds, self.binary) if b]
+        return [(t, F.relu(probs[t] - probs[t - 1]).mean() * self.alpha_cal)
+                for t in range(1, len(probs))]
+
+
+class Ple(nn.Module):
+    """baselines/ple (defaults): 2 CGC levels, 2 shared + 2 specific experts of [128] per
+    level, softmax gates, a shared gate below the last level, towers 64-32."""
+
+    def __init__(self, vocabs, n_numeric, binary, init_bias, embed_dim=16, levels=2,
+                 shared_experts=2, specific_experts=2, expert=(128,), expert_layout="repeat",
+                 tower=(64, 32), dropout=0.0, gate_bn=False):
+        super().__init__()
+        if gate_bn:
+            raise ValueError("gate_bn is not mirrored")
+        self.embedding = FieldEmbedding(vocabs, n_numeric, embed_dim)
+        n = len(init_bias)
+        widths = [(w,) for w in expert] if expert_layout == "split" else [tuple(expert)] * levels
+        ms, mh = specific_experts, shared_experts
+        d_in = self.embedding.out_dim()
+        self.levels = nn.ModuleList()
+        for l, w in enumerate(widths):
+            last = l + 1 == len(widths)
+            lvl = nn.Module()
+            lvl.specific = nn.ModuleList(nn.ModuleList(Mlp(d_in, w, dropout) for _ in range(ms)) for _ in range(n))
+            lvl.shared = nn.ModuleList(Mlp(d_in, w, dropout) for _ in range(mh))
+            lvl.task_gates = nn.ModuleList(Gate(d_in, ms + mh) for _ in range(n))
+            lvl.shared_gate = None if last else Gate(d_in, n * ms + mh)
+            self.levels.append(lvl)
+            d_in = w[-1]
+        self.towers = nn.ModuleList(Tower(d_in, tower, b, dropout) for b in init_bias)
+        self.binary = list(binary)
+
+    def shared_params(self):
+        return list(self.embedding.parameters())
+
+    def forward(self, cat, num=None, step=0):
+        e = self.embedding(cat, num)
+        n = len(self.towers)
+        x, xs = [e] * n, e
+        for lvl in self.levels:
+            shared_out = [m(xs) for m in lvl.shared]
+            specific_out = [[m(x[t]) for m in lvl.specific[t]] for t in range(n)]
+            nxt = [_mix(lvl.task_gates[t](x[t]), specific_out[t] + shared_out) for t in range(n)]
+            if lvl.shared_gate is not None:
+                xs = _mix(lvl.shared_gate(xs), [o for outs in specific_out for o in outs] + shared_out)
+            x = nxt
+        return [tower(h) for tower, h in zip(self.towers, x)]
+
+
+class Adatt(nn.Module):
+    """baselines/adatt (defaults): 2 levels of per-task expert groups (2 experts of [128]),
+    gates over all experts, learned native-expert residual weights (uniform +-sqrt(1/m))."""
+
+    def __init__(self, vocabs, n_numeric, binary, init_bias, embed_dim=16, levels=2,
+                 task_experts=2, shared_experts=0, expert=(128,), expert_layout="repeat",
+                 residual=True, tower=(64, 32), dropout=0.0):
+        super().__init__()
+        self.embedding = FieldEmbedding(vocabs, n_numeric, embed_dim)
+        n = len(init_bias)
+        sizes = [task_experts] * n + ([shared_experts] if shared_experts > 0 else [])
+        total = sum(sizes)
+        self.residual = 0 if not residual else (1 if all(m == 1 for m in sizes) else 2)
+        widths = [(w,) for w in expert] if expert_layout == "split" else [tuple(expert)] * levels
+        d_in = self.embedding.out_dim()
+        self.levels = nn.ModuleList()
+        for l, w in enumerate(widths):
+            top = l + 1 == len(widths)
+            lvl = nn.Module()
+            lvl.groups = nn.ModuleList(nn.ModuleList(Mlp(d_in, w, dropout) for _ in range(m)) for m in sizes)
+            active = n if top else len(sizes)
+            lvl.gates = nn.ModuleList(Gate(d_in, total) for _ in range(active))
+            if self.residual == 2:
+                lvl.native = nn.ParameterList(
+                    nn.Parameter(torch.empty(sizes[i]).uniform_(-math.sqrt(1 / sizes[i]), math.sqrt(1 / sizes[i])))
+                    for i in range(active))
+            self.levels.append(lvl)
+            d_in = w[-1]
+        self.towers = nn.ModuleList(Tower(d_in, tower, b, dropout) for b in init_bias)
+        self.binary = list(binary)
+
+    def shared_params(self):
+        return list(self.embedding.parameters())
+
+    def forward(self, cat, num=None, step=0):
+        e = self.embedding(cat, num)
+        n = len(self.towers)
+        x = [e] * n
+        if len(self.levels[0].groups) > n:
+            x.append(e)
+        for lvl in self.levels:
+            outs = [[m(xi) for m in g] for g, xi in zip(lvl.groups, x)]
+            allx = [o for os_ in outs for o in os_]
+            nxt = []
+            for i, gate in enumerate(lvl.gates):
+                f = _mix(gate(x[i]), allx)
+                if self.residual == 1:
+                    for o in outs[i]:
+                        f = f + o
+                elif self.residual == 2:
+                    f = f + (torch.stack(outs[i], 1) * lvl.native[i].view(1, -1, 1)).sum(1)
+                nxt.append(f)
+            x = nxt
+        return [tower(h) for tower, h in zip(self.towers, x)]
+
+
+MODELS = {"shared_bottom": SharedBottom, "mmoe": Mmoe, "htlnet": HtlNet, "dnn": Dnn,
+          "esmm": Esmm, "aitm": Aitm, "ple": Ple, "adatt": Adatt}
+
+
 def build(model, vocabs, n_numeric, binary, init_bias, options):
-    cls = {"shared_bottom": SharedBottom, "mmoe": Mmoe, "htlnet": HtlNet}[model]
-    return cls(vocabs, n_numeric, binary, init_bias, **options)
+    return MODELS[model](vocabs, n_numeric, binary, init_bias, **options)
 
 
-def task_losses(preds, labels, binary):
-    """src/train/step.rs task_losses: BCE with logits (binary), MSE (core), per task."""
-    return [F.binary_cross_entropy_with_logits(p, y) if b else F.mse_loss(p, y)
-            for p, y, b in zip(preds, labels, binary)]
+def pred_kinds(model):
+    """Per task: `logit` (BCE with logits), `prob` (BCE on clamped probabilities) or `value`."""
+    return getattr(model, "kinds", None) or ["logit" if b else "value" for b in model.binary]
+
+
+def task_losses(preds, labels, model):
+    """src/train/step.rs task_losses: BCE with logits, BCE on probabilities clamped to
+    [1e-7, 1 - 1e-7], or MSE on the transformed core target; plus the model's extra terms."""
+    losses = []
+    for p, y, k in zip(preds, labels, pred_kinds(model)):
+        if k == "logit":
+            losses.append(F.binary_cross_entropy_with_logits(p, y))
+        elif k == "prob":
+            p = p.clamp(1e-7, 1 - 1e-7)
+            losses.append(-(y * p.log() + (1 - y) * (1 - p).log()).mean())
+        else:
+            losses.append(F.mse_loss(p, y))
+    if hasattr(model, "extra_losses"):
+        for t, extra in model.extra_losses(preds):
+            losses[t] = losses[t] + extra
+    return losses
+
+
+def to_probability(model, preds):
+    """Model outputs -> probabilities (binary) / transformed values (core)."""
+    return [torch.sigmoid(p) if k == "logit" else p for p, k in zip(preds, pred_kinds(model))]
 
 
 # --------------------------------------------------------------------------- strategies
@@ -423,12 +680,14 @@ class Stepper:
         its gradient-statistics steps) and `self.last_stats` holds the statistics."""
         model, optim = self.model, self.optim
         strategy = self.strategy or (Identity() if want_stats else None)
+        if not self.shared:  # no shared parameters (DNN): nothing to adjust, plain step
+            strategy = None
         self.last_stats = None
         if strategy is not None and self.rows:
             optim.zero_grad(set_to_none=True)
             return self._step_rows(cat, num, labels, step, strategy, want_stats)
         preds = model(cat, num, step)
-        losses = task_losses(preds, labels, model.binary)
+        losses = task_losses(preds, labels, model)
         values = [l.item() for l in losses]
         optim.zero_grad(set_to_none=True)
         if strategy is None:
@@ -473,7 +732,7 @@ class Stepper:
         e = emb(cat, num)
         n = len(model.towers)
         leaves = [e.detach().requires_grad_() for _ in range(n)]
-        losses = task_losses(model.heads(leaves, step), labels, model.binary)
+        losses = task_losses(model.heads(leaves, step), labels, model)
         values = [l.item() for l in losses]
         sum(losses).backward()  # task-specific grads (summed) + each leaf's dL_t/de
         act = [l.grad for l in leaves]
