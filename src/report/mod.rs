@@ -36,6 +36,7 @@ pub mod csv;
 pub mod figures;
 pub mod load;
 pub mod plot;
+pub mod power;
 pub mod stats;
 pub mod summary;
 pub mod table;
