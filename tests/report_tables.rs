@@ -261,3 +261,35 @@ fn default_reference_without_htlnet_is_the_first_model() {
     let s = report(d.path(), &no_figures()).unwrap();
     assert_eq!(s.reference.as_deref(), Some("Shared-Bottom"));
 }
+
+#[test]
+fn task_kinds_come_from_the_stored_chain_and_old_manifests_still_load() {
+    use htlbench::report::analysis::TaskKind;
+    use htlbench::store::{ResultStore, TaskKind as Stored};
+    let d = tempfile::tempdir().unwrap();
+    mock_store::write_mock_store(d.path());
+    let store = ResultStore::new(d.path());
+    let mut m = store.read_manifest().unwrap().unwrap();
+    // The chain decides the kind, whatever the metric names say.
+    m.tasks[0].kind = Stored::Regression;
+    m.tasks[1].kind = Stored::Binary;
+    store.write_manifest(&m).unwrap();
+    let a = analyse(&load_store(d.path()).unwrap(), &no_figures()).unwrap();
+    assert_eq!(a.task_kind("click"), TaskKind::Core);
+    assert_eq!(a.task_kind("watch_time"), TaskKind::Binary);
+    // A manifest written before the chain was stored: kinds guessed, with a note; the tables
+    // are those of the stored chain.
+    m.tasks.clear();
+    store.write_manifest(&m).unwrap();
+    let s = report(d.path(), &no_figures()).unwrap();
+    assert!(
+        s.warnings.contains(&format!(
+            "{} has no task chain (written by an older htl): task kinds guessed from the metric names",
+            d.path().join("manifest.json").display()
+        )),
+        "{:?}",
+        s.warnings
+    );
+    let text = fs::read_to_string(d.path().join("report/tables/overall.md")).unwrap();
+    mock_store::assert_snapshot("overall.md", &text);
+}

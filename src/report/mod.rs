@@ -329,7 +329,7 @@ fn manifest_field<F>(m: Option<&crate::store::Manifest>, f: F) -> Option<String>
 where
     F: Fn(&crate::store::Manifest) -> &str,
 {
-    m.map(|m| f(m)).and_then(known)
+    m.map(f).and_then(known)
 }
 
 /// What each figure shows, for `report.md`.
