@@ -29,7 +29,9 @@ pub mod model;
 pub mod optim;
 pub mod report;
 pub mod run;
+pub mod store;
 pub mod train;
+pub mod util;
 
 #[path = "../baselines/mod.rs"]
 pub mod baselines;
