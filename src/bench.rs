@@ -132,6 +132,7 @@ fn synthetic_data(shape: &BenchShape, rows: usize) -> Dataset {
         valid: split.clone(),
         test: split,
         split_rule: "bench".into(),
+        time: None,
     }
 }
 

@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod build_info;
 pub mod cli;
 pub mod config;
 pub mod data;
