@@ -1,5 +1,5 @@
 //! The model zoo: the one list of models. Each model folder implements
-//! [`crate::model::ModelDef`]; the [`zoo!`] list below names it once and generates the
+//! [`crate::model::ModelDef`]; the `zoo!` list below names it once and generates the
 //! [`AnyModel`] enum, its dispatch and the [`registry`] entries (`htl models`, option
 //! resolution, presets, build).
 //!
