@@ -57,7 +57,8 @@ pub struct RunSummary {
     pub summary_md: String,
 }
 
-/// A device chosen at run time: its name, the burn backend behind it, and the device.
+/// A device chosen at run time: its name, the burn backend behind it, and the device
+/// (parsed from its name at the edge, `crate::device`).
 #[derive(Debug, Clone)]
 pub struct DeviceChoice {
     /// As written: `cpu`, `libtorch`, `libtorch-cuda:0`, `cuda:0`.
@@ -68,65 +69,6 @@ pub struct DeviceChoice {
     pub device: Device,
     /// GPU devices run cells one after another by default.
     pub is_gpu: bool,
-}
-
-fn gpu_index(name: &str, prefix: &str) -> Result<usize, String> {
-    name.strip_prefix(prefix)
-        .and_then(|i| i.parse().ok())
-        .ok_or_else(|| {
-            format!("device `{name}`: write the GPU index after the colon, e.g. `{prefix}0`")
-        })
-}
-
-/// Parses a device name: `cpu` (flex, always built in), `libtorch` / `libtorch-cuda:N`
-/// (feature `tch`), `cuda:N` (feature `cuda`). A device whose backend is not compiled in
-/// names the feature to enable.
-pub fn device_from_name(name: &str) -> Result<DeviceChoice, String> {
-    let choice = |backend, device, is_gpu| {
-        Ok(DeviceChoice {
-            name: name.to_string(),
-            backend,
-            device,
-            is_gpu,
-        })
-    };
-    let missing = |feature: &str| {
-        Err(format!(
-            "device `{name}` needs the `{feature}` backend, which this binary was built without; rebuild with `cargo build --release --features {feature}` (README: Running on libtorch / on a GPU)"
-        ))
-    };
-    match name {
-        "cpu" | "flex" => choice("flex", Device::flex(), false),
-        "libtorch" => {
-            #[cfg(feature = "tch")]
-            #[allow(deprecated)]
-            return choice("tch", Device::libtorch(), false);
-            #[cfg(not(feature = "tch"))]
-            missing("tch")
-        }
-        n if n.starts_with("libtorch-cuda:") => {
-            let _i = gpu_index(n, "libtorch-cuda:")?;
-            #[cfg(feature = "tch")]
-            #[allow(deprecated)]
-            return choice("tch", Device::libtorch_cuda(_i), true);
-            #[cfg(not(feature = "tch"))]
-            missing("tch")
-        }
-        n if n.starts_with("cuda:") || n == "cuda" => {
-            let _i = if n == "cuda" {
-                0
-            } else {
-                gpu_index(n, "cuda:")?
-            };
-            #[cfg(feature = "cuda")]
-            return choice("cuda", Device::cuda(_i), true);
-            #[cfg(not(feature = "cuda"))]
-            missing("cuda")
-        }
-        other => Err(format!(
-            "unknown device `{other}`; valid: cpu, libtorch, libtorch-cuda:N, cuda:N"
-        )),
-    }
 }
 
 /// Runs every unfinished cell of `exp` on `data`.

@@ -100,7 +100,7 @@ fn failures_are_isolated_stored_and_reported() {
     let mock = Mock {
         calls: AtomicUsize::new(0),
     };
-    let dev = device_from_name("cpu").unwrap();
+    let dev = crate::device::device_from_name("cpu").unwrap();
     let s = run_experiment_with(&exp, &data, &dev, &opts(&root), &mock).unwrap();
     assert_eq!((s.total, s.trained, s.skipped), (15, 15, 0));
     assert_eq!(s.failed.len(), 9, "{:?}", s.failed);
@@ -148,7 +148,7 @@ fn failures_are_isolated_stored_and_reported() {
 fn a_rerun_trains_only_unfinished_cells_and_force_retrains() {
     let (d, exp, data) = setup();
     let root = d.path().join("out");
-    let dev = device_from_name("cpu").unwrap();
+    let dev = crate::device::device_from_name("cpu").unwrap();
     let mock = Mock {
         calls: AtomicUsize::new(0),
     };
@@ -196,7 +196,7 @@ fn a_rerun_trains_only_unfinished_cells_and_force_retrains() {
 #[test]
 fn results_do_not_depend_on_the_number_of_jobs() {
     let (d, exp, data) = setup();
-    let dev = device_from_name("cpu").unwrap();
+    let dev = crate::device::device_from_name("cpu").unwrap();
     let mock = Mock {
         calls: AtomicUsize::new(0),
     };
@@ -221,7 +221,7 @@ fn a_second_run_on_a_locked_folder_refuses() {
     let root = d.path().join("out");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join(".htl.lock"), "1").unwrap(); // pid 1 is alive
-    let dev = device_from_name("cpu").unwrap();
+    let dev = crate::device::device_from_name("cpu").unwrap();
     let mock = Mock {
         calls: AtomicUsize::new(0),
     };
