@@ -342,7 +342,10 @@ pub fn bench_in_children(
             if !out.status.success() {
                 return Err(BenchError::Child {
                     config,
-                    stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                    stderr: String::from_utf8_lossy(&out.stderr)
+                        .trim()
+                        .trim_start_matches("htl: error: ")
+                        .to_string(),
                 });
             }
             let row = serde_json::from_slice(&out.stdout)

@@ -488,9 +488,12 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
     }
     let raw: RawExperiment =
         serde_yaml::from_str(text).map_err(|e| ConfigError(format!("{file}: {e}")))?;
+    // Everything about the data set that needs no data: the chain, split ratios, generator
+    // ranges, preset-only options.
     let chain = raw
         .dataset
-        .task_chain()
+        .validate()
+        .and_then(|()| raw.dataset.task_chain())
         .map_err(|e| ConfigError(format!("{file}: key `dataset`: {e}")))?;
     let name = raw.name.clone().unwrap_or_else(|| {
         path.file_stem()

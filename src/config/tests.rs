@@ -242,3 +242,12 @@ fn quickstart_cell_ids_equal_the_reference_manifest() {
     let got: Vec<String> = e.cells.iter().map(CellConfig::id).collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn dataset_checks_that_need_no_data_run_when_the_experiment_is_read() {
+    let e = parse("dataset: {synthetic: {rows: 0}}\nvariants: [{model: htlnet}]\n").unwrap_err();
+    assert_eq!(
+        e.0,
+        "exp.yaml: invalid synthetic dataset: `synthetic.rows` must be at least 1"
+    );
+}

@@ -595,6 +595,41 @@ fn add_into(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Rank;
+    impl RankOp for Rank {
+        type Out = usize;
+        fn run<const D: usize>(&mut self, _id: ParamId) -> usize {
+            D
+        }
+    }
+
+    #[test]
+    fn rank_dispatch_runs_ranks_one_to_three_and_errors_on_others() {
+        let id = ParamId::new();
+        for d in 1..=3 {
+            assert_eq!(at_rank(d, id, &mut Rank), Ok(d));
+        }
+        let e = at_rank(4, id, &mut Rank).unwrap_err();
+        assert_eq!(e, StepError::UnsupportedRank { rank: 4 });
+        assert_eq!(
+            e.to_string(),
+            "a shared parameter has rank 4; per-task gradient strategies handle ranks 1 to 3 (use `grad: sum` for this model)"
+        );
+    }
+
+    #[test]
+    fn a_failed_device_read_is_an_error_not_zeros() {
+        let data = burn::tensor::TensorData::new(vec![1i64, 2], [2]);
+        let e = read_vec(data, "activation gradients").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot read activation gradients from the device: "),
+            "{e}"
+        );
+        let ok = burn::tensor::TensorData::new(vec![0.5f32, 2.0], [2]);
+        assert_eq!(read_vec(ok, "x").unwrap(), vec![0.5, 2.0]);
+    }
     use crate::data::TaskKind::{Binary, Regression};
     use crate::htlnet::HtlNetConfig;
     use crate::model::build_model;
