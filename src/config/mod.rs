@@ -451,6 +451,19 @@ fn merge(base: &serde_yaml::Mapping, over: &serde_yaml::Mapping) -> serde_yaml::
     m
 }
 
+/// What a YAML value is, for messages (`a string`, `a list`, …).
+fn yaml_kind(v: &serde_yaml::Value) -> &'static str {
+    match v {
+        serde_yaml::Value::Null => "an empty document",
+        serde_yaml::Value::Bool(_) => "a boolean",
+        serde_yaml::Value::Number(_) => "a number",
+        serde_yaml::Value::String(_) => "a string",
+        serde_yaml::Value::Sequence(_) => "a list",
+        serde_yaml::Value::Mapping(_) => "a mapping",
+        serde_yaml::Value::Tagged(_) => "a tagged value",
+    }
+}
+
 /// The top-level keys of an experiment file, as listed in messages.
 const EXPERIMENT_KEYS: &str =
     "name, description, dataset, train, seeds, device, constant_reference, base, variants, grid";
@@ -473,14 +486,7 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
     match serde_yaml::from_str::<serde_yaml::Value>(text) {
         Ok(serde_yaml::Value::Mapping(_)) | Err(_) => {}
         Ok(other) => {
-            let found = match other {
-                serde_yaml::Value::Null => "an empty document",
-                serde_yaml::Value::Bool(_) => "a boolean",
-                serde_yaml::Value::Number(_) => "a number",
-                serde_yaml::Value::String(_) => "a string",
-                serde_yaml::Value::Sequence(_) => "a list",
-                _ => "a tagged value",
-            };
+            let found = yaml_kind(&other);
             return Err(ConfigError(format!(
                 "{file}: expected a mapping with the keys {EXPERIMENT_KEYS} (at least `dataset` and `variants`), found {found}"
             )));
@@ -638,6 +644,12 @@ pub fn load_dataset_spec(path: &Path) -> Result<(DatasetSpec, PathBuf), ConfigEr
         .map_err(|e| ConfigError(format!("cannot read {file}: {e}")))?;
     let value: serde_yaml::Value =
         serde_yaml::from_str(&text).map_err(|e| ConfigError(format!("{file}: {e}")))?;
+    if !value.is_mapping() {
+        return Err(ConfigError(format!(
+            "{file}: expected a mapping: an experiment (with `dataset` and `variants`) or a dataset spec (with `synthetic`, `preset` or `path`), found {}",
+            yaml_kind(&value)
+        )));
+    }
     let (value, key) = match value.get("dataset") {
         Some(d) if value.get("variants").is_some() => (d.clone(), "key `dataset`: "),
         _ => (value, ""),

@@ -251,3 +251,15 @@ fn dataset_checks_that_need_no_data_run_when_the_experiment_is_read() {
         "exp.yaml: invalid synthetic dataset: `synthetic.rows` must be at least 1"
     );
 }
+
+#[test]
+fn a_dataset_file_that_is_not_a_mapping_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("s.yaml");
+    std::fs::write(&p, "hello\n").unwrap();
+    let e = load_dataset_spec(&p).unwrap_err();
+    assert_eq!(
+        e.0,
+        format!("{}: expected a mapping: an experiment (with `dataset` and `variants`) or a dataset spec (with `synthetic`, `preset` or `path`), found a string", p.display())
+    );
+}
