@@ -45,7 +45,20 @@ pub enum TrainError {
     /// An optimisation step failed (a device read, an unsupported parameter).
     #[error(transparent)]
     Step(#[from] StepError),
-    /// Anything else.
+    /// The model was dropped by an earlier failed step (the trainer cannot go on).
+    #[error("the model was lost in an earlier failed step")]
+    ModelLost,
+    /// Nothing was recorded before `finish` (no epoch-0 evaluation).
+    #[error("no evaluation was recorded before finishing")]
+    NothingRecorded,
+    /// The monitor names a task or metric the data does not have (the experiment checks it
+    /// against the chain when it is read, so this means the chain changed since).
+    #[error("key `train.monitor`: {0}")]
+    Monitor(String),
+    /// Predictions could not be read back from the device.
+    #[error("cannot read predictions from the device: {0}")]
+    ReadPredictions(String),
+    /// Anything else (e.g. a panic caught by the runner).
     #[error("{0}")]
     Other(String),
 }

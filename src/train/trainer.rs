@@ -129,9 +129,7 @@ impl<'d> Trainer<'d> {
     }
 
     fn model(&self) -> Result<&AnyModel, TrainError> {
-        self.model
-            .as_ref()
-            .ok_or_else(|| TrainError::Other("the model was lost in a failed step".into()))
+        self.model.as_ref().ok_or_else(|| TrainError::ModelLost)
     }
 
     /// One optimisation step on the training rows `rows`; returns the per-task loss values
@@ -141,10 +139,7 @@ impl<'d> Trainer<'d> {
         let batch = self.prep.batch(&self.data.train, rows, &self.autodiff);
         let every = self.train.grad_stats_every as u64;
         let want_stats = every > 0 && self.ctx.step.is_multiple_of(every);
-        let model = self
-            .model
-            .take()
-            .ok_or_else(|| TrainError::Other("the model was lost in a failed step".into()))?;
+        let model = self.model.take().ok_or_else(|| TrainError::ModelLost)?;
         let (model, losses, stats) = self.stepper.step(
             model,
             &batch,
@@ -173,10 +168,7 @@ impl<'d> Trainer<'d> {
 
     /// Scores the current model on `split`.
     pub fn evaluate(&mut self, split: &Split) -> Result<Evaluation, TrainError> {
-        let model = self
-            .model
-            .as_ref()
-            .ok_or_else(|| TrainError::Other("the model was lost in a failed step".into()))?;
+        let model = self.model.as_ref().ok_or_else(|| TrainError::ModelLost)?;
         evaluate(
             model,
             &self.prep,
@@ -291,7 +283,7 @@ impl<'d> Trainer<'d> {
         self.record(epoch, train_loss)?;
         self.curves
             .last()
-            .ok_or_else(|| TrainError::Other("no curve row recorded".into()))
+            .ok_or_else(|| TrainError::NothingRecorded)
     }
 
     /// Whether early stopping ends training: more than `patience` epochs without an
@@ -309,7 +301,7 @@ impl<'d> Trainer<'d> {
         let (_, best_epoch, best_model) = self
             .best
             .take()
-            .ok_or_else(|| TrainError::Other("no snapshot recorded".into()))?;
+            .ok_or_else(|| TrainError::NothingRecorded)?;
         let data = self.data;
         let vp = self.evaluate_model(&best_model, &data.valid)?.preds;
         let tp = self.evaluate_model(&best_model, &data.test)?.preds;
@@ -353,18 +345,15 @@ fn monitor_value(
     };
     // The experiment checked the monitor against the chain when it was read; these errors
     // are for a chain that changed since.
-    let t = data.tasks.index_of(task).ok_or_else(|| {
-        TrainError::Other(format!(
-            "key `train.monitor`: the data has no task `{task}`"
-        ))
-    })?;
+    let t = data
+        .tasks
+        .index_of(task)
+        .ok_or_else(|| TrainError::Monitor(format!("the data has no task `{task}`")))?;
     if metric == "loss" {
         return Ok(loss[t]);
     }
     let v = mets[t].iter().find(|(k, _)| k == metric).ok_or_else(|| {
-        TrainError::Other(format!(
-            "key `train.monitor`: task `{task}` records no metric `{metric}`"
-        ))
+        TrainError::Monitor(format!("task `{task}` records no metric `{metric}`"))
     })?;
     Ok(v.1.unwrap_or(if monitor.higher_is_better() {
         f64::NEG_INFINITY
@@ -400,7 +389,7 @@ fn evaluate(
                     .try_into_vec::<f32>(),
                 Pred::Prob(x) | Pred::Value(x) => x.into_data().try_into_vec::<f32>(),
             }
-            .map_err(|e| TrainError::Other(format!("reading predictions: {e:?}")))?;
+            .map_err(|e| TrainError::ReadPredictions(format!("{e:?}")))?;
             preds[t].extend(v);
         }
     }
