@@ -130,8 +130,14 @@ pub fn summarise(cells: &[CellMetrics], order: &[String]) -> Vec<SummaryRow> {
         .collect()
 }
 
-/// The metrics shown in the printed table, per task kind, in order.
-pub const SHOWN: &[&str] = &["auc", "logloss", "nrmse", "nmae", "gini", "spearman"];
+/// The metrics shown in the printed table (the catalogue's `in_tables` entries), in order.
+pub fn shown() -> Vec<&'static str> {
+    crate::metrics::CATALOGUE
+        .iter()
+        .filter(|m| m.in_tables)
+        .map(|m| m.key)
+        .collect()
+}
 
 /// A Markdown summary: one row per variant, one column per task × metric (mean ± std).
 /// Columns follow `tasks` (the chain order); tasks not listed come after, as first seen.
@@ -141,19 +147,20 @@ pub fn summary_markdown(
     cells: &[CellMetrics],
     tasks: &[String],
 ) -> String {
+    let shown = shown();
     let mut variants: Vec<&str> = Vec::new();
     let mut cols: Vec<(String, String)> = Vec::new();
     for r in rows {
         if !variants.contains(&r.variant.as_str()) {
             variants.push(&r.variant);
         }
-        if SHOWN.contains(&r.metric.as_str())
+        if shown.contains(&r.metric.as_str())
             && !cols.iter().any(|(t, m)| t == &r.task && m == &r.metric)
         {
             cols.push((r.task.clone(), r.metric.clone()));
         }
     }
-    // chain order first, then any other task as first seen; metric order as in SHOWN
+    // chain order first, then any other task as first seen; metric order as in the catalogue
     let task_order: Vec<String> = cols.iter().fold(tasks.to_vec(), |mut v, (t, _)| {
         if !v.contains(t) {
             v.push(t.clone());
@@ -163,7 +170,7 @@ pub fn summary_markdown(
     cols.sort_by_key(|(t, m)| {
         (
             task_order.iter().position(|x| x == t),
-            SHOWN.iter().position(|x| x == m),
+            shown.iter().position(|x| x == m),
         )
     });
     let mut s = format!("# {name}: test metrics (mean ± std over seeds)\n\n| variant | n |");

@@ -116,7 +116,8 @@ pub struct RunSummary {
     pub notes: Vec<String>,
 }
 
-/// A device chosen at run time: its name, the burn backend behind it, and the device.
+/// A device chosen at run time: its name, the burn backend behind it, and the device
+/// (parsed from its name at the edge, `crate::device`).
 #[derive(Debug, Clone)]
 pub struct DeviceChoice {
     /// As written: `cpu`, `libtorch`, `libtorch-cuda:0`, `cuda:0`.
@@ -127,65 +128,6 @@ pub struct DeviceChoice {
     pub device: Device,
     /// GPU devices run cells one after another by default.
     pub is_gpu: bool,
-}
-
-fn gpu_index(name: &str, prefix: &str) -> Result<usize, DeviceError> {
-    name.strip_prefix(prefix)
-        .and_then(|i| i.parse().ok())
-        .ok_or_else(|| DeviceError::GpuIndex {
-            name: name.to_string(),
-            prefix: prefix.to_string(),
-        })
-}
-
-/// Parses a device name: `cpu` (flex, always built in), `libtorch` / `libtorch-cuda:N`
-/// (feature `tch`), `cuda:N` (feature `cuda`). A device whose backend is not compiled in
-/// names the feature to enable.
-pub fn device_from_name(name: &str) -> Result<DeviceChoice, DeviceError> {
-    let choice = |backend, device, is_gpu| {
-        Ok(DeviceChoice {
-            name: name.to_string(),
-            backend,
-            device,
-            is_gpu,
-        })
-    };
-    let missing = |feature: &str| {
-        Err(DeviceError::MissingBackend {
-            name: name.to_string(),
-            feature: feature.to_string(),
-        })
-    };
-    match name {
-        "cpu" | "flex" => choice("flex", Device::flex(), false),
-        "libtorch" => {
-            #[cfg(feature = "tch")]
-            #[allow(deprecated)]
-            return choice("tch", Device::libtorch(), false);
-            #[cfg(not(feature = "tch"))]
-            missing("tch")
-        }
-        n if n.starts_with("libtorch-cuda:") => {
-            let _i = gpu_index(n, "libtorch-cuda:")?;
-            #[cfg(feature = "tch")]
-            #[allow(deprecated)]
-            return choice("tch", Device::libtorch_cuda(_i), true);
-            #[cfg(not(feature = "tch"))]
-            missing("tch")
-        }
-        n if n.starts_with("cuda:") || n == "cuda" => {
-            let _i = if n == "cuda" {
-                0
-            } else {
-                gpu_index(n, "cuda:")?
-            };
-            #[cfg(feature = "cuda")]
-            return choice("cuda", Device::cuda(_i), true);
-            #[cfg(not(feature = "cuda"))]
-            missing("cuda")
-        }
-        other => Err(DeviceError::Unknown(other.to_string())),
-    }
 }
 
 /// Runs every unfinished cell of `exp` on `data`.

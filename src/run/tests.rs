@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::config::parse_experiment;
+use crate::device::device_from_name;
 use crate::store::{LockOwner, LOCK, METRICS};
 use crate::train::{MetricTable, TrainOutcome};
 
