@@ -264,7 +264,12 @@ fn run(a: RunArgs) -> Result<()> {
         only: a.only,
     };
     let summary = run_experiment(&exp, &data, &device, &opts).map_err(|e| anyhow!(e))?;
-    println!("{}", summary.summary_md);
+    let store = crate::store::ResultStore::new(&summary.root);
+    if let Some(md) = crate::report::summary::write_summaries(&store)
+        .with_context(|| format!("writing the summaries of {}", summary.root.display()))?
+    {
+        println!("{md}");
+    }
     if !a.no_report {
         match crate::report::report(&summary.root, &crate::report::ReportOptions::default()) {
             Ok(r) => println!("report: {}", r.report_md.display()),
@@ -356,6 +361,16 @@ fn report(a: ReportArgs) -> Result<()> {
         alpha: a.alpha,
         figures: !a.no_figures,
     };
+    let store = crate::store::ResultStore::new(&a.dir);
+    if crate::report::summary::write_summaries(&store)
+        .with_context(|| format!("writing the summaries of {}", a.dir.display()))?
+        .is_none()
+    {
+        println!(
+            "note: {} has a manifest without the cell list and task chain (an older run): summary.* and cells.csv left as they are",
+            a.dir.display()
+        );
+    }
     let r = crate::report::report(&a.dir, &opts)?;
     println!("report: {}", r.report_md.display());
     println!(

@@ -22,10 +22,9 @@ use rayon::prelude::*;
 
 use crate::config::{CellConfig, Experiment};
 use crate::data::Dataset;
-use crate::report::summary::{long_rows, summarise, summary_markdown, CellMetrics};
 use crate::store::{
     CellInfo, CurveRow, Curves, FailedCell, GradStatRow, Manifest, ManifestCell, MetricsState,
-    ResultStore, RunLock, StoreError, TaskKind, TaskRecord, CELLS_CSV, SUMMARY_CSV, SUMMARY_MD,
+    ResultStore, RunLock, StoreError, TaskKind, TaskRecord,
 };
 use crate::train::{train_cell, TrainError, TrainOutcome};
 
@@ -108,9 +107,6 @@ pub struct RunSummary {
     pub trained: usize,
     /// `(cell id, reason)` of failed cells.
     pub failed: Vec<(String, String)>,
-    /// The summary table as Markdown (every finished cell of the experiment, whatever
-    /// `--only` selected).
-    pub summary_md: String,
     /// One-line notes and warnings printed to stderr during the run (a stale lock taken
     /// over, a corrupt `metrics.json` set aside).
     pub notes: Vec<String>,
@@ -315,7 +311,6 @@ pub fn run_experiment_with(
     });
     bar.finish_and_clear();
     let failed = failed.into_inner().unwrap_or_else(|p| p.into_inner());
-    let summary_md = write_summaries(&store, exp, &task_names)?;
     write_manifest(&store, exp, data, dev, &started, Some(&now_rfc3339()))?;
     Ok(RunSummary {
         root,
@@ -323,7 +318,6 @@ pub fn run_experiment_with(
         skipped,
         trained: done.into_inner(),
         failed,
-        summary_md,
         notes,
     })
 }
@@ -421,41 +415,6 @@ fn write_failed(
             reason: reason.to_string(),
         },
     )
-}
-
-/// Reads the stored results of every cell of `exp` and writes `cells.csv`, `summary.csv`,
-/// `summary.md`. Unfinished cells (and cells whose `metrics.json` is unusable) are left out.
-fn write_summaries(
-    store: &ResultStore,
-    exp: &Experiment,
-    tasks: &[String],
-) -> Result<String, StoreError> {
-    let mut stored = Vec::new();
-    for c in &exp.cells {
-        let id = c.id();
-        let entry = |metrics, failed| CellMetrics {
-            variant: c.variant.clone(),
-            model: c.model.clone(),
-            seed: c.seed,
-            metrics,
-            failed,
-        };
-        if let MetricsState::Finished(metrics) = store.check_metrics(&id, tasks)? {
-            stored.push(entry(metrics, None));
-        } else if store.has_failed(&id) {
-            let reason = match store.read_failed(&id) {
-                Ok(Some(f)) => f.reason,
-                _ => "failed (no reason recorded)".to_string(),
-            };
-            stored.push(entry(Default::default(), Some(reason)));
-        }
-    }
-    store.write_top(CELLS_CSV, &long_rows(&stored))?;
-    let summary = summarise(&stored, &exp.variants);
-    store.write_top(SUMMARY_CSV, &crate::report::csv::summary_csv(&summary))?;
-    let md = summary_markdown(&exp.name, &summary, &stored, tasks);
-    store.write_top(SUMMARY_MD, &md)?;
-    Ok(md)
 }
 
 fn write_manifest(
