@@ -175,7 +175,6 @@ pub fn run_experiment_with(
     opts: &RunOptions,
     trainer: &dyn CellTrainer,
 ) -> Result<RunSummary, String> {
-    let device = &dev.device;
     let root = opts
         .out
         .clone()
@@ -249,43 +248,24 @@ pub fn run_experiment_with(
             );
             epoch_bar.set_message(id.clone());
             let progress = |e: usize, _max: usize| epoch_bar.set_position(e as u64);
-            let t0 = Instant::now();
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                trainer.train(cell, data, device, &progress)
-            }));
-            let result = match result {
-                Ok(r) => r,
-                Err(p) => Err(TrainError::Other(format!(
-                    "internal error (panic): {}",
-                    panic_text(&p)
-                ))),
-            };
-            let secs = t0.elapsed().as_secs_f64();
-            let written = match &result {
-                Ok(out) => write_cell(
-                    &store,
-                    id,
-                    cell,
-                    data,
-                    out,
-                    secs,
-                    opts.save_predictions,
-                    dev,
-                ),
-                Err(e) => write_failed(&store, id, cell, &e.to_string()),
-            };
-            if let Err(e) = &result {
+            let ended = train_and_store(
+                &store,
+                id,
+                cell,
+                data,
+                dev,
+                trainer,
+                opts.save_predictions,
+                &progress,
+            );
+            if let Err(e) = ended {
+                if let CellFailure::Training(why) = &e {
+                    bar.println(format!("cell {id} failed: {why}"));
+                }
                 failed
                     .lock()
                     .expect("lock")
                     .push((id.clone(), e.to_string()));
-                bar.println(format!("cell {id} failed: {e}"));
-            }
-            if let Err(e) = written {
-                failed
-                    .lock()
-                    .expect("lock")
-                    .push((id.clone(), format!("writing results: {e}")));
             }
             epoch_bar.finish_and_clear();
             done.fetch_add(1, Ordering::Relaxed);
@@ -307,7 +287,58 @@ pub fn run_experiment_with(
     })
 }
 
-fn matches_only(c: &CellConfig, only: &[String]) -> bool {
+/// Why [`train_and_store`] did not leave a finished cell.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CellFailure {
+    /// Training failed (an error, divergence or panic); `failed.json` holds the reason.
+    #[error("{0}")]
+    Training(String),
+    /// The results could not be written.
+    #[error("writing results: {0}")]
+    Write(String),
+}
+
+/// Trains ONE cell and writes its results into `store` — the code path every cell of
+/// `htl run` takes, also used by `htl run-cell` (one SLURM array task): a training error or
+/// panic is stored as `failed.json`; on success `config.yaml`, `curves.csv`, `cell.json`
+/// (and the optional files) are written atomically, `metrics.json` last.
+#[allow(clippy::too_many_arguments)]
+pub fn train_and_store(
+    store: &ResultStore,
+    id: &str,
+    cell: &CellConfig,
+    data: &Dataset,
+    dev: &DeviceChoice,
+    trainer: &dyn CellTrainer,
+    save_predictions: bool,
+    progress: crate::train::Progress,
+) -> Result<(), CellFailure> {
+    let t0 = Instant::now();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        trainer.train(cell, data, &dev.device, progress)
+    }));
+    let result = match result {
+        Ok(r) => r,
+        Err(p) => Err(TrainError::Other(format!(
+            "internal error (panic): {}",
+            panic_text(&p)
+        ))),
+    };
+    let secs = t0.elapsed().as_secs_f64();
+    let written = match &result {
+        Ok(out) => write_cell(store, id, cell, data, out, secs, save_predictions, dev),
+        Err(e) => write_failed(store, id, cell, &e.to_string()),
+    };
+    match (result, written) {
+        (Err(e), _) => Err(CellFailure::Training(e.to_string())),
+        (Ok(_), Err(e)) => Err(CellFailure::Write(e)),
+        (Ok(_), Ok(())) => Ok(()),
+    }
+}
+
+/// Whether `c` is selected by `--only` (empty = every cell): its variant label, model name
+/// or seed is one of `only`.
+pub fn matches_only(c: &CellConfig, only: &[String]) -> bool {
     only.is_empty()
         || only.iter().any(|o| {
             o == &c.variant
@@ -438,8 +469,9 @@ fn write_failed(
         .map_err(io)
 }
 
-/// Reads the stored results of `cells` and writes `cells.csv`, `summary.csv`, `summary.md`.
-fn write_summaries(
+/// Reads the stored results of `cells` and writes `cells.csv`, `summary.csv`, `summary.md`;
+/// returns the summary table as Markdown.
+pub fn write_summaries(
     store: &ResultStore,
     exp: &Experiment,
     cells: &[&CellConfig],
@@ -485,7 +517,9 @@ fn write_summaries(
     Ok(md)
 }
 
-fn write_manifest(
+/// Writes `manifest.json`: experiment, git revision, versions, backend, machine, start and
+/// end times, variants and cell ids.
+pub fn write_manifest(
     store: &ResultStore,
     exp: &Experiment,
     dev: &DeviceChoice,
