@@ -72,6 +72,30 @@ enum Command {
         /// Skip the report (tables and figures) written to <out>/report/ at the end.
         #[arg(long)]
         no_report: bool,
+        /// Where cells train: local (this machine) or slurm (a job array; README: Running on
+        /// a SLURM cluster). Overrides the YAML `executor:`.
+        #[arg(long)]
+        executor: Option<crate::config::Executor>,
+        /// With --executor slurm: block until the sweep's jobs have left the queue, showing
+        /// progress (a local run always waits).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Train one cell of a sweep submitted with `--executor slurm` (what each array task runs).
+    RunCell {
+        /// The result folder.
+        dir: PathBuf,
+        /// The cell id (a folder name under <dir>/cells/).
+        id: String,
+    },
+    /// Each cell's state (finished, failed, running, pending, missing) from the result folder
+    /// and the SLURM queue; exits 0 only when every cell finished.
+    Status {
+        /// The result folder.
+        dir: PathBuf,
+        /// Also rewrite cells.csv, summary.csv and summary.md from the stored results.
+        #[arg(long)]
+        write_summary: bool,
     },
     /// Write the paper-style report of a result folder: statistics over seeds, paired tests
     /// against a reference variant, tables (Markdown, LaTeX, CSV) and figures (PNG, SVG).
@@ -194,8 +218,25 @@ pub fn main() -> Result<()> {
             device,
             no_cache,
             no_report,
+            executor,
+            wait,
         } => {
             let exp = load_experiment(&experiment)?;
+            if executor.unwrap_or(exp.executor) == crate::config::Executor::Slurm {
+                let args = crate::slurm::SubmitArgs {
+                    out,
+                    jobs,
+                    quiet,
+                    force,
+                    save_predictions,
+                    only,
+                    device,
+                    no_cache,
+                    no_report,
+                    wait,
+                };
+                return crate::slurm::cli_submit(&exp, args);
+            }
             let name = device
                 .or_else(|| exp.device.clone())
                 .unwrap_or_else(|| "cpu".into());
@@ -244,6 +285,8 @@ pub fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::RunCell { dir, id } => crate::slurm::cli_run_cell(&dir, &id),
+        Command::Status { dir, write_summary } => crate::slurm::cli_status(&dir, write_summary),
         Command::Bench {
             models,
             grads,

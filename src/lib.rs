@@ -29,6 +29,7 @@ pub mod model;
 pub mod optim;
 pub mod report;
 pub mod run;
+pub mod slurm;
 pub mod train;
 
 #[path = "../baselines/mod.rs"]
