@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::TaskKind;
 use crate::model::blocks::{linear, Mlp};
-use crate::model::{BuildInfo, Pred};
+use crate::model::{BuildInfo, OptionError, Pred};
 
 /// A softmax gate over `n` experts: `softmax(BN?(W x + b))`.
 ///
@@ -83,46 +83,7 @@ pub fn as_pred(out: Tensor<1>, binary: bool) -> Pred {
     }
 }
 
-/// Checks an enumerated option; the error names the key and the valid values.
-pub fn check_enum(key: &str, value: &str, valid: &[&str]) -> Result<(), String> {
-    if valid.contains(&value) {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{key}: {value}` is not valid; use one of: {}",
-            valid.join(", ")
-        ))
-    }
-}
-
-/// Checks a dropout probability.
-pub fn check_dropout(p: f64) -> Result<(), String> {
-    if (0.0..1.0).contains(&p) {
-        Ok(())
-    } else {
-        Err(format!("`dropout: {p}` must be in [0, 1)"))
-    }
-}
-
-/// Checks a count that must be at least `min`.
-pub fn check_at_least(key: &str, value: usize, min: usize) -> Result<(), String> {
-    if value >= min {
-        Ok(())
-    } else {
-        Err(format!("`{key}: {value}` must be at least {min}"))
-    }
-}
-
-/// Checks that a list of widths is non-empty and has no zero width.
-pub fn check_widths(key: &str, widths: &[usize], may_be_empty: bool) -> Result<(), String> {
-    if !may_be_empty && widths.is_empty() {
-        return Err(format!("`{key}` needs at least one hidden width"));
-    }
-    if widths.contains(&0) {
-        return Err(format!("`{key}: {widths:?}` has a zero width"));
-    }
-    Ok(())
-}
+pub use crate::model::{check_at_least, check_dropout, check_enum, check_widths};
 
 /// Expert widths at each level under `expert_layout`: `repeat` gives every level the whole
 /// `expert` MLP; `split` gives level l one layer of width `expert[l]` (MTReclib's PLE, where
@@ -136,16 +97,16 @@ pub fn level_widths(expert: &[usize], layout_split: bool, levels: usize) -> Vec<
 }
 
 /// Checks `levels`, `expert` and `expert_layout` together.
-pub fn check_levels(levels: usize, expert: &[usize], layout: &str) -> Result<(), String> {
+pub fn check_levels(levels: usize, expert: &[usize], layout: &str) -> Result<(), OptionError> {
     check_enum("expert_layout", layout, &["repeat", "split"])?;
     check_at_least("levels", levels, 1)?;
     check_widths("expert", expert, false)?;
     if layout == "split" && expert.len() != levels {
-        return Err(format!(
+        return Err(OptionError::Rule(format!(
             "`expert_layout: split` gives level l one layer of width expert[l], so `expert` \
              needs `levels` = {levels} widths, not {}",
             expert.len()
-        ));
+        )));
     }
     Ok(())
 }

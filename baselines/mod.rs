@@ -38,8 +38,9 @@ pub(crate) mod testkit {
 
     use crate::data::TaskKind::{self, Binary, Regression};
     use crate::model::testutil::{batch, ctx, info};
-    use crate::model::{build_model, find_model, AnyModel, MultiTaskModel, Pred};
+    use crate::model::{MultiTaskModel, Pred};
     use crate::train::task_losses;
+    use crate::zoo::{build_model, find_model, AnyModel};
 
     /// The chains every model is checked on: 2, 3 and 4 tasks ending in the core task, and
     /// a chain of binary tasks only.

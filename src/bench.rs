@@ -18,9 +18,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{CatField, Dataset, Split, Task, TaskChain, TaskKind};
-use crate::model::{build_model, BuildInfo, ForwardCtx};
+use crate::model::{BuildInfo, ForwardCtx};
 use crate::optim::GradSpec;
 use crate::train::Prepared;
+use crate::zoo::build_model;
 
 /// The benchmark shape and budget.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -132,6 +133,7 @@ fn synthetic_data(shape: &BenchShape, rows: usize) -> Dataset {
         valid: split.clone(),
         test: split,
         split_rule: "bench".into(),
+        time: None,
     }
 }
 
@@ -187,8 +189,10 @@ pub fn bench_one(
             &info,
             &mut rng,
             &ad,
-        )?;
-        let spec = GradSpec::from_yaml(&serde_yaml::Value::String(grad.into()))?;
+        )
+        .map_err(|e| e.to_string())?;
+        let spec = GradSpec::from_yaml(&serde_yaml::Value::String(grad.into()))
+            .map_err(|e| e.to_string())?;
         let mut strategy = spec.build(3, 2);
         let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
         let mut stepper = crate::train::Stepper::new(&m, 2);

@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 
 use crate::config::load_experiment;
 use crate::data;
-use crate::model::registry;
 use crate::run::{device_from_name, run_experiment, RunOptions};
+use crate::zoo::registry;
 
 /// A non-zero exit that is not an error of `htl` itself (e.g. some cells failed).
 #[derive(Debug)]
@@ -366,8 +366,8 @@ pub fn main() -> Result<()> {
         Command::Models => {
             for e in registry() {
                 println!(
-                    "{}  —  {}\n  folder: {}\n  default grad: {}",
-                    e.name, e.summary, e.folder, e.default_grad
+                    "{}  —  {}\n  folder: {}\n  default grad: {}\n  shared parameters (θ_s): {}",
+                    e.name, e.summary, e.folder, e.default_grad, e.theta_s
                 );
                 let d = (e.defaults)();
                 let text = serde_yaml::to_string(&d).unwrap_or_default();

@@ -5,7 +5,7 @@
 //! HTLNet (Tang et al., RecSys 2024) beside the classic baselines.
 //!
 //! How the pieces fit: a YAML experiment ([`config`]) names a data set ([`data`]), model
-//! variants ([`model`], [`htlnet`], [`baselines`]) and seeds. It expands into cells with
+//! variants ([`model`], [`htlnet`], [`baselines`], listed once in [`zoo`]) and seeds. It expands into cells with
 //! stable ids; the runner ([`run`]) trains each unfinished cell ([`train`], using a gradient
 //! strategy from [`optim`]), scores it ([`metrics`]) and writes results atomically; the
 //! report ([`report`]) reads only stored results.
@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod build_info;
 pub mod cli;
 pub mod config;
 pub mod data;
@@ -30,7 +31,10 @@ pub mod optim;
 pub mod report;
 pub mod run;
 pub mod slurm;
+pub mod store;
 pub mod train;
+pub mod util;
+pub mod zoo;
 
 #[path = "../baselines/mod.rs"]
 pub mod baselines;

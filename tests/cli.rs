@@ -66,7 +66,7 @@ fn unknown_top_level_key_lists_valid_ones() {
     expect_error(
         "key",
         "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnet}]\nepochz: 3\n",
-        "htl: error: key.yaml: unknown field `epochz`, expected one of `name`, `description`, `dataset`, `train`, `seeds`, `device`, `constant_reference`, `base`, `variants`, `grid` at line 3 column 1",
+        "htl: error: key.yaml: unknown field `epochz`, expected one of `name`, `description`, `dataset`, `train`, `seeds`, `device`, `constant_reference`, `base`, `variants`, `grid`, `executor`, `slurm` at line 3 column 1",
     );
 }
 
@@ -79,7 +79,7 @@ fn unknown_model_lists_registered_ones() {
         "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnett}]\n",
     );
     assert_eq!(code, 2);
-    let names: Vec<&str> = htlbench::model::registry().iter().map(|e| e.name).collect();
+    let names: Vec<&str> = htlbench::zoo::registry().iter().map(|e| e.name).collect();
     assert_eq!(
         err,
         format!(
@@ -327,7 +327,7 @@ fn tiny_experiment_trains_resumes_and_reruns_identically() {
 fn models_lists_every_registered_model_with_options() {
     let o = htl().arg("models").output().unwrap();
     let s = String::from_utf8_lossy(&o.stdout);
-    for e in htlbench::model::registry() {
+    for e in htlbench::zoo::registry() {
         assert!(s.contains(e.name), "{}", e.name);
     }
     assert!(s.contains("stop_grad: true"));

@@ -104,13 +104,11 @@ fn status_reads_a_local_run_and_exits_by_completeness() {
         &["status", d.path().join("nowhere").to_str().unwrap()],
     );
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).starts_with(&format!(
-            "htl: error: {}: No such file or directory (os error 2); is {} a result folder of `htl run`?",
-            d.path().join("nowhere/manifest.json").display(),
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "htl: error: {} has no manifest.json; is it a result folder of `htl run`?",
             d.path().join("nowhere").display()
-        )),
-        "{}",
-        stderr(&o)
+        )
     );
 }

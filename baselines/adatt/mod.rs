@@ -13,7 +13,10 @@ use super::common::{
     mix, run_experts, Gate,
 };
 use crate::model::blocks::{tensor1, FieldEmbedding, Mlp, Tower};
-use crate::model::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel};
+use crate::model::{
+    Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
+    OptionError,
+};
 
 /// Options of `model: adatt` (YAML keys are the field names). Kept equal to `defaults.yaml`
 /// and the README's table by a test.
@@ -57,9 +60,9 @@ impl Default for AdattConfig {
     }
 }
 
-impl AdattConfig {
-    /// Checks enumerated options and ranges; the error names the key and the valid values.
-    pub fn validate(&self) -> Result<(), String> {
+impl ModelOptions for AdattConfig {
+    /// Every range and cross-key rule; the error names the key, the value and the range.
+    fn validate(&self) -> Result<(), OptionError> {
         check_at_least("embed_dim", self.embed_dim, 1)?;
         check_levels(self.levels, &self.expert, &self.expert_layout)?;
         check_at_least("task_experts", self.task_experts, 1)?;
@@ -80,6 +83,29 @@ pub struct AdattLevel {
     /// Learned weights of each active module's own experts in the residual (empty when the
     /// residual is off or uses unit weights).
     pub native: Vec<Param<Tensor<1>>>,
+}
+
+/// `model: adatt` in the zoo.
+pub struct AdattModel;
+
+impl ModelDef for AdattModel {
+    const NAME: &'static str = "adatt";
+    const SUMMARY: &'static str = "AdaTT (KDD 2023): per-task expert groups fused task-to-task by gates, native-expert residual";
+    const FOLDER: &'static str = "baselines/adatt";
+    const DEFAULT_GRAD: &'static str = "sum";
+    const THETA_S: &'static str = "the field embedding";
+    const PRESETS_YAML: &'static str = include_str!("presets.yaml");
+    type Options = AdattConfig;
+    type Net = Adatt;
+
+    fn build(
+        options: &AdattConfig,
+        info: &BuildInfo,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<Adatt, ModelError> {
+        Ok(Adatt::new(options, info, rng, device))
+    }
 }
 
 /// The AdaTT network.

@@ -6,7 +6,7 @@ use super::*;
 use crate::baselines::testkit;
 use crate::data::TaskKind::{Binary, Regression};
 use crate::model::testutil::{batch, ctx, info};
-use crate::model::AnyModel;
+use crate::zoo::AnyModel;
 
 const TINY: &str = "{embed_dim: 4, levels: 1, task_experts: 2, expert: [8], tower: [4]}";
 const SHARED: &str =

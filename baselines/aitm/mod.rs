@@ -14,7 +14,10 @@ use super::common::{
 };
 use crate::htlnet::ifu::Ifu;
 use crate::model::blocks::{dropout, linear, FieldEmbedding, Mlp, Tower};
-use crate::model::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel};
+use crate::model::{
+    check_range, Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput,
+    MultiTaskModel, OptionError, RangeKind,
+};
 
 /// Options of `model: aitm` (YAML keys are the field names). Kept equal to `defaults.yaml` and
 /// the README's table by a test.
@@ -55,19 +58,16 @@ impl Default for AitmConfig {
     }
 }
 
-impl AitmConfig {
-    /// Checks enumerated options and ranges; the error names the key and the valid values.
-    pub fn validate(&self) -> Result<(), String> {
+impl ModelOptions for AitmConfig {
+    /// Every range and cross-key rule; the error names the key, the value and the range.
+    fn validate(&self) -> Result<(), OptionError> {
         check_at_least("embed_dim", self.embed_dim, 1)?;
         check_enum("attention", &self.attention, &["shared", "per_task"])?;
         check_enum("transfer", &self.transfer, &["relu", "linear"])?;
         check_widths("tower", &self.tower, false)?;
         check_widths("head", &self.head, true)?;
         check_dropout(self.dropout)?;
-        if !(self.alpha_cal >= 0.0 && self.alpha_cal.is_finite()) {
-            return Err(format!("`alpha_cal: {}` must be ≥ 0", self.alpha_cal));
-        }
-        Ok(())
+        check_range("alpha_cal", self.alpha_cal, RangeKind::NonNegative)
     }
 }
 
@@ -84,6 +84,29 @@ pub fn calibrator(probs: &[Tensor<1>], alpha: f64) -> Vec<(usize, Tensor<1>)> {
             (t, gap.mean().mul_scalar(alpha))
         })
         .collect()
+}
+
+/// `model: aitm` in the zoo.
+pub struct AitmModel;
+
+impl ModelDef for AitmModel {
+    const NAME: &'static str = "aitm";
+    const SUMMARY: &'static str = "AITM (KDD 2021): adaptive information transfer down the chain with attention, calibrator alpha_cal";
+    const FOLDER: &'static str = "baselines/aitm";
+    const DEFAULT_GRAD: &'static str = "sum";
+    const THETA_S: &'static str = "the field embedding";
+    const PRESETS_YAML: &'static str = include_str!("presets.yaml");
+    type Options = AitmConfig;
+    type Net = Aitm;
+
+    fn build(
+        options: &AitmConfig,
+        info: &BuildInfo,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<Aitm, ModelError> {
+        Ok(Aitm::new(options, info, rng, device))
+    }
 }
 
 /// The AITM network.

@@ -7,7 +7,7 @@ use crate::baselines::testkit;
 use crate::data::TaskKind::{Binary, Regression};
 use crate::model::blocks::tensor1;
 use crate::model::testutil::{batch, ctx, info};
-use crate::model::AnyModel;
+use crate::zoo::AnyModel;
 
 const TINY: &str = "{embed_dim: 4, tower: [4]}";
 
@@ -118,8 +118,12 @@ fn parameter_count_by_hand() {
 
 #[test]
 fn invalid_options_name_the_key_and_values() {
-    let resolve = crate::model::find_model("aitm").unwrap().resolve;
-    let err = |s: &str| resolve(&serde_yaml::from_str(s).unwrap()).unwrap_err();
+    let resolve = crate::zoo::find_model("aitm").unwrap().resolve;
+    let err = |s: &str| {
+        resolve(&serde_yaml::from_str(s).unwrap())
+            .unwrap_err()
+            .to_string()
+    };
     let e = err("{attention: global}");
     assert!(
         e.contains("attention") && e.contains("shared, per_task"),

@@ -6,9 +6,12 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::common::{as_pred, binary_flags, check_dropout, check_widths};
+use super::common::{as_pred, binary_flags, check_at_least, check_dropout, check_widths};
 use crate::model::blocks::{FieldEmbedding, Mlp, Tower};
-use crate::model::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel};
+use crate::model::{
+    Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
+    OptionError,
+};
 
 /// Options of `model: dnn` (YAML keys are the field names). Kept equal to `defaults.yaml` and
 /// the README's table by a test.
@@ -36,16 +39,13 @@ impl Default for DnnConfig {
     }
 }
 
-impl DnnConfig {
-    /// Checks ranges; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
+impl ModelOptions for DnnConfig {
+    /// Every range and cross-key rule; the error names the key, the value and the range.
+    fn validate(&self) -> Result<(), OptionError> {
+        check_at_least("embed_dim", self.embed_dim, 1)?;
         check_widths("bottom", &self.bottom, true)?;
         check_widths("tower", &self.tower, true)?;
-        check_dropout(self.dropout)?;
-        if self.embed_dim == 0 {
-            return Err("`embed_dim` must be at least 1".into());
-        }
-        Ok(())
+        check_dropout(self.dropout)
     }
 }
 
@@ -58,6 +58,30 @@ pub struct TaskNet {
     pub bottom: Mlp,
     /// Tower and head.
     pub tower: Tower,
+}
+
+/// `model: dnn` in the zoo.
+pub struct DnnModel;
+
+impl ModelDef for DnnModel {
+    const NAME: &'static str = "dnn";
+    const SUMMARY: &'static str =
+        "DNN: one independent network per task (own embedding and MLP), nothing shared";
+    const FOLDER: &'static str = "baselines/dnn";
+    const DEFAULT_GRAD: &'static str = "sum";
+    const THETA_S: &'static str = "nothing: every task has its own embedding and MLP";
+    const PRESETS_YAML: &'static str = include_str!("presets.yaml");
+    type Options = DnnConfig;
+    type Net = Dnn;
+
+    fn build(
+        options: &DnnConfig,
+        info: &BuildInfo,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<Dnn, ModelError> {
+        Ok(Dnn::new(options, info, rng, device))
+    }
 }
 
 /// Independent networks, one per task.

@@ -17,7 +17,7 @@ fn output_shapes_for_every_chain() {
 #[test]
 fn nothing_is_shared() {
     let m = testkit::build("dnn", TINY, &[Binary, Regression], &Device::flex());
-    let crate::model::AnyModel::Dnn(d) = &m else {
+    let crate::zoo::AnyModel::Dnn(d) = &m else {
         panic!("dnn")
     };
     assert!(d.shared_param_ids().is_empty());

@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{binary_flags, check_at_least, check_dropout, check_enum, check_widths};
 use crate::model::blocks::{tensor1, FieldEmbedding, Tower};
-use crate::model::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel, Pred};
+use crate::model::{
+    Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
+    OptionError, Pred,
+};
 
 /// Options of `model: esmm` (YAML keys are the field names). Kept equal to `defaults.yaml` and
 /// the README's table by a test.
@@ -39,9 +42,9 @@ impl Default for EsmmConfig {
     }
 }
 
-impl EsmmConfig {
-    /// Checks enumerated options and ranges; the error names the key and the valid values.
-    pub fn validate(&self) -> Result<(), String> {
+impl ModelOptions for EsmmConfig {
+    /// Every range and cross-key rule; the error names the key, the value and the range.
+    fn validate(&self) -> Result<(), OptionError> {
         check_at_least("embed_dim", self.embed_dim, 1)?;
         check_enum(
             "core_mode",
@@ -71,6 +74,29 @@ pub fn conditional_biases(marginal_logits: &[f32]) -> Vec<f32> {
         .collect()
 }
 
+/// `model: esmm` in the zoo.
+pub struct EsmmModel;
+
+impl ModelDef for EsmmModel {
+    const NAME: &'static str = "esmm";
+    const SUMMARY: &'static str = "ESMM (SIGIR 2018): entire-space product chain over the binary tasks; core on its own tower or as expected value";
+    const FOLDER: &'static str = "baselines/esmm";
+    const DEFAULT_GRAD: &'static str = "sum";
+    const THETA_S: &'static str = "the field embedding";
+    const PRESETS_YAML: &'static str = include_str!("presets.yaml");
+    type Options = EsmmConfig;
+    type Net = Esmm;
+
+    fn build(
+        options: &EsmmConfig,
+        info: &BuildInfo,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<Esmm, ModelError> {
+        Esmm::new(options, info, rng, device)
+    }
+}
+
 /// The ESMM network.
 #[derive(Module, Debug)]
 pub struct Esmm {
@@ -93,15 +119,15 @@ impl Esmm {
         info: &BuildInfo,
         rng: &mut ChaCha8Rng,
         device: &Device,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ModelError> {
         let binary = binary_flags(info);
         let k = binary.iter().filter(|&&b| b).count();
         let expected = cfg.core_mode == "expected_value" && k < binary.len();
         if expected && k == 0 {
-            return Err(
+            return Err(ModelError::Unsupported(
                 "`core_mode: expected_value` needs at least one binary task before the core task"
                     .into(),
-            );
+            ));
         }
         let embedding =
             FieldEmbedding::new(&info.vocabs, info.n_numeric, cfg.embed_dim, rng, device);

@@ -8,7 +8,7 @@ use super::*;
 use crate::baselines::testkit;
 use crate::data::TaskKind::{Binary, Regression};
 use crate::model::testutil::{batch, ctx, info};
-use crate::model::AnyModel;
+use crate::zoo::AnyModel;
 
 const TINY: &str = "{embed_dim: 4, tower: [4]}";
 const EV: &str = "{embed_dim: 4, tower: [4], core_mode: expected_value}";
@@ -110,7 +110,9 @@ fn expected_value_core_is_chain_probability_times_amount_plus_zero_value() {
     assert!(tiny(&kinds, TINY).zero_value.is_none());
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
     let cfg: EsmmConfig = serde_yaml::from_str(EV).unwrap();
-    let err = Esmm::new(&cfg, &info(&[Regression]), &mut rng, &Device::flex()).unwrap_err();
+    let err = Esmm::new(&cfg, &info(&[Regression]), &mut rng, &Device::flex())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("core_mode"), "{err}");
 }
 
@@ -129,10 +131,11 @@ fn parameter_count_by_hand() {
 
 #[test]
 fn invalid_core_mode_names_the_key_and_values() {
-    let e = (crate::model::find_model("esmm").unwrap().resolve)(
+    let e = (crate::zoo::find_model("esmm").unwrap().resolve)(
         &serde_yaml::from_str("{core_mode: product}").unwrap(),
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(
         e.contains("core_mode") && e.contains("separate, expected_value"),
         "{e}"

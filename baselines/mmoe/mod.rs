@@ -10,7 +10,10 @@ use super::common::{
     as_pred, binary_flags, check_at_least, check_dropout, check_widths, mix, Gate,
 };
 use crate::model::blocks::{FieldEmbedding, Mlp, Tower};
-use crate::model::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel};
+use crate::model::{
+    Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
+    OptionError,
+};
 
 /// Options of `model: mmoe` (YAML keys are the field names). Kept equal to `defaults.yaml` and
 /// the README's table by a test.
@@ -45,14 +48,38 @@ impl Default for MmoeConfig {
     }
 }
 
-impl MmoeConfig {
-    /// Checks ranges; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
+impl ModelOptions for MmoeConfig {
+    /// Every range and cross-key rule; the error names the key, the value and the range.
+    fn validate(&self) -> Result<(), OptionError> {
         check_at_least("embed_dim", self.embed_dim, 1)?;
         check_at_least("n_experts", self.n_experts, 1)?;
         check_widths("expert", &self.expert, false)?;
         check_widths("tower", &self.tower, true)?;
         check_dropout(self.dropout)
+    }
+}
+
+/// `model: mmoe` in the zoo.
+pub struct MmoeModel;
+
+impl ModelDef for MmoeModel {
+    const NAME: &'static str = "mmoe";
+    const SUMMARY: &'static str =
+        "MMoE (KDD 2018): shared experts, one softmax gate per task, towers";
+    const FOLDER: &'static str = "baselines/mmoe";
+    const DEFAULT_GRAD: &'static str = "sum";
+    const THETA_S: &'static str = "the field embedding + every expert";
+    const PRESETS_YAML: &'static str = include_str!("presets.yaml");
+    type Options = MmoeConfig;
+    type Net = Mmoe;
+
+    fn build(
+        options: &MmoeConfig,
+        info: &BuildInfo,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<Mmoe, ModelError> {
+        Ok(Mmoe::new(options, info, rng, device))
     }
 }
 

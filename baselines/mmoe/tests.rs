@@ -7,7 +7,7 @@ use super::*;
 use crate::baselines::testkit;
 use crate::data::TaskKind::{Binary, Regression};
 use crate::model::testutil::{batch, ctx, info};
-use crate::model::AnyModel;
+use crate::zoo::AnyModel;
 
 const TINY: &str = "{embed_dim: 4, n_experts: 2, expert: [8], tower: [4]}";
 
@@ -75,10 +75,11 @@ fn parameter_count_by_hand() {
 
 #[test]
 fn enumerated_and_range_options_are_checked() {
-    let e = (crate::model::find_model("mmoe").unwrap().resolve)(
+    let e = (crate::zoo::find_model("mmoe").unwrap().resolve)(
         &serde_yaml::from_str("{n_experts: 0}").unwrap(),
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("n_experts"), "{e}");
 }
 

@@ -12,7 +12,10 @@ use super::common::{
     mix, run_experts, Gate,
 };
 use crate::model::blocks::{FieldEmbedding, Mlp, Tower};
-use crate::model::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel};
+use crate::model::{
+    Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
+    OptionError,
+};
 
 /// Options of `model: ple` (YAML keys are the field names). Kept equal to `defaults.yaml` and
 /// the README's table by a test.
@@ -57,13 +60,16 @@ impl Default for PleConfig {
     }
 }
 
-impl PleConfig {
-    /// Checks enumerated options and ranges; the error names the key and the valid values.
-    pub fn validate(&self) -> Result<(), String> {
+impl ModelOptions for PleConfig {
+    /// Every range and cross-key rule; the error names the key, the value and the range.
+    fn validate(&self) -> Result<(), OptionError> {
         check_at_least("embed_dim", self.embed_dim, 1)?;
         check_levels(self.levels, &self.expert, &self.expert_layout)?;
         if self.shared_experts + self.specific_experts == 0 {
-            return Err("`shared_experts` and `specific_experts` are both 0: no experts".into());
+            return Err(OptionError::Rule(
+                "`shared_experts` and `specific_experts` are both 0: no experts; set either to at least 1"
+                    .into(),
+            ));
         }
         check_widths("tower", &self.tower, true)?;
         check_dropout(self.dropout)
@@ -82,6 +88,30 @@ pub struct CgcLevel {
     /// Shared gate over (every task's specific experts in task order, then shared experts);
     /// absent on the last level, whose shared path feeds nothing.
     pub shared_gate: Option<Gate>,
+}
+
+/// `model: ple` in the zoo.
+pub struct PleModel;
+
+impl ModelDef for PleModel {
+    const NAME: &'static str = "ple";
+    const SUMMARY: &'static str =
+        "PLE (RecSys 2020): stacked CGC levels of task-specific and shared experts with gates";
+    const FOLDER: &'static str = "baselines/ple";
+    const DEFAULT_GRAD: &'static str = "sum";
+    const THETA_S: &'static str = "the field embedding";
+    const PRESETS_YAML: &'static str = include_str!("presets.yaml");
+    type Options = PleConfig;
+    type Net = Ple;
+
+    fn build(
+        options: &PleConfig,
+        info: &BuildInfo,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<Ple, ModelError> {
+        Ok(Ple::new(options, info, rng, device))
+    }
 }
 
 /// The PLE network.

@@ -6,7 +6,7 @@ use super::*;
 use crate::baselines::testkit;
 use crate::data::TaskKind::{Binary, Regression};
 use crate::model::testutil::{batch, ctx, info};
-use crate::model::{find_model, AnyModel};
+use crate::zoo::{find_model, AnyModel};
 
 const TINY: &str =
     "{embed_dim: 4, levels: 2, shared_experts: 1, specific_experts: 1, expert: [8], tower: [4]}";
@@ -68,7 +68,11 @@ fn parameter_count_by_hand() {
 #[test]
 fn invalid_options_name_the_key() {
     let resolve = find_model("ple").unwrap().resolve;
-    let err = |s: &str| resolve(&serde_yaml::from_str(s).unwrap()).unwrap_err();
+    let err = |s: &str| {
+        resolve(&serde_yaml::from_str(s).unwrap())
+            .unwrap_err()
+            .to_string()
+    };
     let e = err("{expert_layout: stacked}");
     assert!(
         e.contains("expert_layout") && e.contains("repeat, split"),

@@ -8,7 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::TaskKind;
 use crate::model::blocks::{FieldEmbedding, Mlp, Tower};
-use crate::model::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel, Pred};
+use crate::model::{check_at_least, check_dropout, check_widths};
+use crate::model::{
+    Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
+    OptionError, Pred,
+};
 
 /// Options of `model: shared_bottom` (YAML keys are the field names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +36,40 @@ impl Default for SharedBottomConfig {
             tower: vec![64, 32],
             dropout: 0.0,
         }
+    }
+}
+
+/// `model: shared_bottom` in the zoo.
+pub struct SharedBottomModel;
+
+impl ModelDef for SharedBottomModel {
+    const NAME: &'static str = "shared_bottom";
+    const SUMMARY: &'static str =
+        "Shared-Bottom: shared MLP over the embedding, one tower per task";
+    const FOLDER: &'static str = "baselines/shared_bottom";
+    const DEFAULT_GRAD: &'static str = "sum";
+    const THETA_S: &'static str = "the field embedding + the shared bottom MLP";
+    const PRESETS_YAML: &'static str = include_str!("presets.yaml");
+    type Options = SharedBottomConfig;
+    type Net = SharedBottom;
+
+    fn build(
+        options: &SharedBottomConfig,
+        info: &BuildInfo,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<SharedBottom, ModelError> {
+        Ok(SharedBottom::new(options, info, rng, device))
+    }
+}
+
+impl ModelOptions for SharedBottomConfig {
+    /// Every range; the error names the key, the value and the range.
+    fn validate(&self) -> Result<(), OptionError> {
+        check_at_least("embed_dim", self.embed_dim, 1)?;
+        check_widths("bottom", &self.bottom, true)?;
+        check_widths("tower", &self.tower, true)?;
+        check_dropout(self.dropout)
     }
 }
 

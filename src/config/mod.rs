@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::data::DatasetSpec;
-use crate::model::find_model;
 use crate::optim::GradSpec;
+use crate::zoo::find_model;
 
 /// A configuration error, already phrased for the user.
 #[derive(Debug, thiserror::Error)]
@@ -449,7 +449,7 @@ fn push_variant(
             ))
         })?;
     let entry = find_model(&model).ok_or_else(|| {
-        let names: Vec<String> = crate::model::registry()
+        let names: Vec<String> = crate::zoo::registry()
             .iter()
             .map(|e| e.name.to_string())
             .collect();
@@ -465,7 +465,7 @@ fn push_variant(
     })?;
     let preset_name = v.preset.clone().or_else(|| raw.base.preset.clone());
     let (preset_options, preset_train) = match &preset_name {
-        Some(p) => crate::model::presets::preset(&model, p)
+        Some(p) => crate::zoo::preset(&model, p)
             .map_err(|e| ConfigError(format!("{file}: key `{key}.preset`: {e}")))?,
         None => (serde_yaml::Mapping::new(), serde_yaml::Mapping::new()),
     };

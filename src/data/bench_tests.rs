@@ -141,7 +141,7 @@ fn kuairand_pure_full_size() {
         write_kuairand(dir.path())
     });
     let cache = tempfile::tempdir().unwrap();
-    let spec = DatasetSpec::preset(PresetName::KuairandPure, Some(dir.path().into()));
+    let spec = DatasetSpec::preset("kuairand_pure", Some(dir.path().into())).unwrap();
     let (a, s) = timed("parse + join + encode + store", || {
         load_cached_in(&spec, Path::new("."), true, cache.path()).unwrap()
     });
@@ -212,12 +212,15 @@ fn kaggle_avs_throughput() {
     });
     let mb = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
     for (company, label) in [
-        (presets::Company::Id(103_600_030), "one company"),
-        (presets::Company::All, "all companies"),
+        (presets::avs::Company::Id(103_600_030), "one company"),
+        (presets::avs::Company::All, "all companies"),
     ] {
-        let mut spec = PresetSpec::at(PresetName::KaggleAvs, dir.path());
-        spec.company = Some(company);
-        spec.cohort = Some(presets::Cohort::All);
+        let spec = PresetSpec::at(presets::find("kaggle_avs").unwrap(), dir.path())
+            .with_options(&presets::avs::AvsOptions {
+                company: Some(company),
+                cohort: Some(presets::avs::Cohort::All),
+            })
+            .unwrap();
         let t = Instant::now();
         let ds = load(&DatasetSpec::Preset(spec), Path::new(".")).unwrap();
         let s = t.elapsed().as_secs_f64();
@@ -304,7 +307,7 @@ fn aliexpress_shaped() {
         .iter()
         .map(|f| std::fs::metadata(dir.path().join(f)).unwrap().len())
         .sum();
-    let spec = DatasetSpec::preset(PresetName::Aliexpress, Some(dir.path().into()));
+    let spec = DatasetSpec::preset("aliexpress", Some(dir.path().into())).unwrap();
     let ds = timed(&format!("parse + encode {:.0} MB", mb as f64 / 1e6), || {
         load(&spec, Path::new(".")).unwrap()
     });

@@ -7,15 +7,18 @@
 //!   data set: `<label>-<key>.htlds`. Delete the folder to reclaim space; old
 //!   entries are never reused once their sources change.
 //! * **Key** ([`cache_key`]): SHA-256 of the cache format version, the crate
-//!   version, a fingerprint of the data room's source code (so any change to
-//!   parsing, encoding, splitting or generation invalidates old entries), the
+//!   version, a fingerprint of the data room's source code — every file under
+//!   `src/data/`, listed by `build.rs` at compile time, so any change to
+//!   parsing, encoding, splitting, generation or a preset (a new preset file
+//!   included) invalidates old entries without a hand-kept list — the
 //!   dataset spec as JSON, and for every source file its absolute path, size
 //!   and modification time (nanoseconds). Synthetic data has no files: the
 //!   spec (seed included) is the key.
 //! * **Format** (little-endian, no external serializer): a 60-byte header
 //!   `HTLDSET\0`, format version (u32), the key (32 bytes), body length
 //!   (u64), body checksum (u64); then the body: name, split rule, tasks,
-//!   fields, and per split the row count and the columns — categorical codes
+//!   fields, the time column (a flag, then name, kind, min, max), and per
+//!   split the row count and the columns — categorical codes
 //!   in 1, 2 or 4 bytes by vocabulary size, numeric features as f32, binary
 //!   labels as one byte, other labels as f32.
 //! * **Safety**: a file is written to a unique temporary name in the cache
@@ -32,11 +35,14 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::spec::DatasetSpec;
-use super::{CatField, DataError, Dataset, Split, Task, TaskChain, TaskKind};
+use super::error::DataError;
+use super::source::{self, DatasetSpec};
+use super::types::{CatField, Dataset, Split, Task, TaskChain, TaskKind, TimeColumn};
+
+include!(concat!(env!("OUT_DIR"), "/data_sources.rs"));
 
 /// Version of the on-disk format; bump on any layout change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const MAGIC: &[u8; 8] = b"HTLDSET\0";
 const HEADER_LEN: u64 = 8 + 4 + 32 + 8 + 8;
 
@@ -128,19 +134,19 @@ pub fn load_cached_in(
     dir: &Path,
 ) -> Result<(Dataset, CacheStatus), DataError> {
     if !use_cache {
-        return Ok((super::load(spec, base_dir)?, CacheStatus::Disabled));
+        return Ok((source::load(spec, base_dir)?, CacheStatus::Disabled));
     }
     let key = cache_key(spec, base_dir)?;
     let path = dir.join(file_name(&spec.label(), &key));
     let rejected = if path.exists() {
         match read_dataset(&path, &key) {
             Ok(ds) => return Ok((ds, CacheStatus::Hit { path })),
-            Err(reason) => Some(reason),
+            Err(reason) => Some(reason.to_string()),
         }
     } else {
         None
     };
-    let ds = super::load(spec, base_dir)?;
+    let ds = source::load(spec, base_dir)?;
     let status = match write_dataset(&ds, &path, &key) {
         Err(e) => CacheStatus::NotStored {
             path,
@@ -177,43 +183,23 @@ fn file_name(label: &str, key: &[u8; 32]) -> String {
 
 /// The files `spec` reads (checked to exist).
 pub fn source_files(spec: &DatasetSpec, base_dir: &Path) -> Result<Vec<PathBuf>, DataError> {
-    match spec {
-        DatasetSpec::Synthetic(_) => Ok(Vec::new()),
-        DatasetSpec::Tabular(t) => {
-            let p = t.resolved_path(base_dir);
-            super::tabular::check_file(&p)?;
-            Ok(vec![p])
-        }
-        DatasetSpec::Preset(p) => super::presets::source_files(p, base_dir),
-    }
+    spec.source_files(base_dir)
 }
 
-/// The fingerprint of the code that turns sources into a [`Dataset`].
-fn code_fingerprint() -> [u8; 32] {
-    const SOURCES: [&[u8]; 16] = [
-        include_bytes!("mod.rs"),
-        include_bytes!("spec.rs"),
-        include_bytes!("encode.rs"),
-        include_bytes!("split.rs"),
-        include_bytes!("synthetic.rs"),
-        include_bytes!("tabular.rs"),
-        include_bytes!("csvread.rs"),
-        include_bytes!("cache.rs"),
-        include_bytes!("presets/mod.rs"),
-        include_bytes!("presets/hillstrom.rs"),
-        include_bytes!("presets/kuairand.rs"),
-        include_bytes!("presets/avs.rs"),
-        include_bytes!("presets/aliexpress.rs"),
-        include_bytes!("presets/aliccp.rs"),
-        include_bytes!("presets/census.rs"),
-        include_bytes!("error.rs"),
-    ];
-    let mut h = Sha256::new();
-    for s in SOURCES {
-        h.update((s.len() as u64).to_le_bytes());
-        h.update(s);
-    }
-    h.finalize().into()
+/// The fingerprint of the code that turns sources into a [`Dataset`]: every
+/// file under `src/data/` (path and contents), as listed by `build.rs`.
+pub fn code_fingerprint() -> [u8; 32] {
+    static FINGERPRINT: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    *FINGERPRINT.get_or_init(|| {
+        let mut h = Sha256::new();
+        for (path, bytes) in DATA_SOURCES {
+            h.update((path.len() as u64).to_le_bytes());
+            h.update(path.as_bytes());
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        }
+        h.finalize().into()
+    })
 }
 
 /// The cache key of `spec`: see the module docs.
@@ -330,6 +316,48 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
+/// Why a cache file was not used (shown in [`CacheStatus::Rebuilt`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Unusable {
+    /// The file could not be opened or read.
+    #[error("cannot open: {0}")]
+    Open(#[from] std::io::Error),
+    /// Shorter than the header.
+    #[error("truncated (no complete header)")]
+    NoHeader,
+    /// The magic bytes are wrong.
+    #[error("not a dataset cache file")]
+    NotCache,
+    /// Another format version.
+    #[error("format version {found}, expected {expected}")]
+    Version {
+        /// The file's version.
+        found: u32,
+        /// [`FORMAT_VERSION`].
+        expected: u32,
+    },
+    /// Another key: other sources, options or code.
+    #[error("written for other sources")]
+    OtherSources,
+    /// The length disagrees with the header.
+    #[error("truncated or padded ({found} bytes, expected {expected})")]
+    Length {
+        /// Bytes in the file.
+        found: u64,
+        /// Bytes the header announces.
+        expected: u64,
+    },
+    /// The body ends before a value.
+    #[error("truncated ({0} runs past the end of the data)")]
+    Truncated(&'static str),
+    /// A value is out of range.
+    #[error("{0}")]
+    Corrupt(String),
+    /// The body checksum disagrees.
+    #[error("checksum mismatch (corrupt file)")]
+    Checksum,
+}
+
 struct HashReader<R: Read> {
     inner: R,
     sum: Checksum,
@@ -337,42 +365,45 @@ struct HashReader<R: Read> {
 }
 
 impl<R: Read> HashReader<R> {
-    fn take(&mut self, n: usize, what: &str) -> Result<Vec<u8>, String> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<Vec<u8>, Unusable> {
         if n as u64 > self.left {
-            return Err(format!("truncated ({what} runs past the end of the data)"));
+            return Err(Unusable::Truncated(what));
         }
         let mut v = vec![0u8; n];
         self.inner
             .read_exact(&mut v)
-            .map_err(|e| format!("truncated ({what}: {e})"))?;
+            .map_err(|_| Unusable::Truncated(what))?;
         self.sum.update(&v);
         self.left -= n as u64;
         Ok(v)
     }
-    fn u8(&mut self, what: &str) -> Result<u8, String> {
+    fn u8(&mut self, what: &'static str) -> Result<u8, Unusable> {
         Ok(self.take(1, what)?[0])
     }
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(
-            self.take(4, what)?.try_into().expect("4 bytes"),
-        ))
+    fn u32(&mut self, what: &'static str) -> Result<u32, Unusable> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
-    fn u64(&mut self, what: &str) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(
-            self.take(8, what)?.try_into().expect("8 bytes"),
-        ))
+    fn u64(&mut self, what: &'static str) -> Result<u64, Unusable> {
+        let b = self.take(8, what)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b);
+        Ok(u64::from_le_bytes(a))
     }
-    fn string(&mut self, what: &str) -> Result<String, String> {
+    fn string(&mut self, what: &'static str) -> Result<String, Unusable> {
         let n = self.u32(what)? as usize;
         if n > 1 << 20 {
-            return Err(format!("implausible {what} length {n}"));
+            return Err(Unusable::Corrupt(format!("implausible {what} length {n}")));
         }
-        String::from_utf8(self.take(n, what)?).map_err(|_| format!("{what} is not UTF-8"))
+        String::from_utf8(self.take(n, what)?)
+            .map_err(|_| Unusable::Corrupt(format!("{what} is not UTF-8")))
     }
-    fn count(&mut self, what: &str, max: usize) -> Result<usize, String> {
+    fn count(&mut self, what: &'static str, max: usize) -> Result<usize, Unusable> {
         let n = self.u32(what)? as usize;
         if n > max {
-            return Err(format!("implausible number of {what}: {n}"));
+            return Err(Unusable::Corrupt(format!(
+                "implausible number of {what}: {n}"
+            )));
         }
         Ok(n)
     }
@@ -477,6 +508,15 @@ fn write_to(ds: &Dataset, tmp: &Path, key: &[u8; 32]) -> std::io::Result<()> {
     for f in &ds.num_fields {
         put_str(&mut w, f)?;
     }
+    match &ds.time {
+        None => w.write_all(&[0])?,
+        Some(t) => {
+            w.write_all(&[1])?;
+            for s in [&t.column, &t.kind, &t.min, &t.max] {
+                put_str(&mut w, s)?;
+            }
+        }
+    }
     for s in [&ds.train, &ds.valid, &ds.test] {
         w.write_all(&(s.n as u64).to_le_bytes())?;
         for (f, c) in ds.cat_fields.iter().zip(&s.cat) {
@@ -515,33 +555,32 @@ fn write_to(ds: &Dataset, tmp: &Path, key: &[u8; 32]) -> std::io::Result<()> {
 // ---------------------------------------------------------------- read
 
 /// Reads a cache file written for `key`; any problem is an `Err` with the reason.
-pub fn read_dataset(path: &Path, key: &[u8; 32]) -> Result<Dataset, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let file_len = file.metadata().map_err(|e| e.to_string())?.len();
+pub fn read_dataset(path: &Path, key: &[u8; 32]) -> Result<Dataset, Unusable> {
+    let file = File::open(path)?;
+    let file_len = file.metadata()?.len();
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut header = [0u8; HEADER_LEN as usize];
-    r.read_exact(&mut header)
-        .map_err(|_| "truncated (no complete header)".to_string())?;
+    r.read_exact(&mut header).map_err(|_| Unusable::NoHeader)?;
     if &header[..8] != MAGIC {
-        return Err("not a dataset cache file".into());
+        return Err(Unusable::NotCache);
     }
     let version = u32::from_le_bytes(header[8..12].try_into().expect("4"));
     if version != FORMAT_VERSION {
-        return Err(format!(
-            "format version {version}, expected {FORMAT_VERSION}"
-        ));
+        return Err(Unusable::Version {
+            found: version,
+            expected: FORMAT_VERSION,
+        });
     }
     if &header[12..44] != key {
-        return Err("written for other sources".into());
+        return Err(Unusable::OtherSources);
     }
     let body_len = u64::from_le_bytes(header[44..52].try_into().expect("8"));
     let sum = u64::from_le_bytes(header[52..60].try_into().expect("8"));
     if file_len != HEADER_LEN + body_len {
-        return Err(format!(
-            "truncated or padded ({} bytes, expected {})",
-            file_len,
-            HEADER_LEN + body_len
-        ));
+        return Err(Unusable::Length {
+            found: file_len,
+            expected: HEADER_LEN + body_len,
+        });
     }
     let mut h = HashReader {
         inner: r,
@@ -557,18 +596,19 @@ pub fn read_dataset(path: &Path, key: &[u8; 32]) -> Result<Dataset, String> {
         let kind = match h.u8("task kind")? {
             0 => TaskKind::Binary,
             1 => TaskKind::Regression,
-            k => return Err(format!("bad task kind {k}")),
+            k => return Err(Unusable::Corrupt(format!("bad task kind {k}"))),
         };
         tasks.push(Task { name, kind });
     }
-    let tasks = TaskChain::new(tasks).map_err(|e| format!("bad task chain: {e}"))?;
+    let tasks =
+        TaskChain::new(tasks).map_err(|e| Unusable::Corrupt(format!("bad task chain: {e}")))?;
     let n_cat = h.count("categorical fields", 1 << 16)?;
     let mut cat_fields = Vec::with_capacity(n_cat);
     for _ in 0..n_cat {
         let name = h.string("field name")?;
         let vocab = h.u64("vocabulary")?;
         if vocab == 0 || vocab > u64::from(u32::MAX) + 1 {
-            return Err(format!("bad vocabulary size {vocab}"));
+            return Err(Unusable::Corrupt(format!("bad vocabulary size {vocab}")));
         }
         cat_fields.push(CatField {
             name,
@@ -580,11 +620,21 @@ pub fn read_dataset(path: &Path, key: &[u8; 32]) -> Result<Dataset, String> {
     for _ in 0..n_num {
         num_fields.push(h.string("field name")?);
     }
+    let time = match h.u8("time flag")? {
+        0 => None,
+        1 => Some(TimeColumn {
+            column: h.string("time column")?,
+            kind: h.string("time kind")?,
+            min: h.string("time min")?,
+            max: h.string("time max")?,
+        }),
+        k => return Err(Unusable::Corrupt(format!("bad time flag {k}"))),
+    };
     let mut splits = Vec::with_capacity(3);
     for _ in 0..3 {
         let n = h.u64("row count")?;
         if n > body_len {
-            return Err(format!("implausible row count {n}"));
+            return Err(Unusable::Corrupt(format!("implausible row count {n}")));
         }
         let n = n as usize;
         let mut cat = Vec::with_capacity(n_cat);
@@ -603,7 +653,10 @@ pub fn read_dataset(path: &Path, key: &[u8; 32]) -> Result<Dataset, String> {
                     .collect(),
             };
             if codes.iter().any(|&c| c as usize >= f.vocab) {
-                return Err(format!("a code of field {} is out of range", f.name));
+                return Err(Unusable::Corrupt(format!(
+                    "a code of field {} is out of range",
+                    f.name
+                )));
             }
             cat.push(codes);
         }
@@ -617,12 +670,12 @@ pub fn read_dataset(path: &Path, key: &[u8; 32]) -> Result<Dataset, String> {
                 0 => {
                     let b = h.take(n, "labels")?;
                     if b.iter().any(|&x| x > 1) {
-                        return Err("a binary label is not 0 or 1".into());
+                        return Err(Unusable::Corrupt("a binary label is not 0 or 1".into()));
                     }
                     labels.push(b.iter().map(|&x| f32::from(x)).collect());
                 }
                 1 => labels.push(f32s(&h.take(n * 4, "labels")?)),
-                k => return Err(format!("bad label encoding {k}")),
+                k => return Err(Unusable::Corrupt(format!("bad label encoding {k}"))),
             }
         }
         splits.push(Split {
@@ -633,10 +686,13 @@ pub fn read_dataset(path: &Path, key: &[u8; 32]) -> Result<Dataset, String> {
         });
     }
     if h.left != 0 {
-        return Err(format!("{} unread bytes at the end", h.left));
+        return Err(Unusable::Corrupt(format!(
+            "{} unread bytes at the end",
+            h.left
+        )));
     }
     if h.sum.finish() != sum {
-        return Err("checksum mismatch (corrupt file)".into());
+        return Err(Unusable::Checksum);
     }
     let test = splits.pop().expect("3 splits");
     let valid = splits.pop().expect("3 splits");
@@ -650,6 +706,7 @@ pub fn read_dataset(path: &Path, key: &[u8; 32]) -> Result<Dataset, String> {
         valid,
         test,
         split_rule,
+        time,
     })
 }
 
@@ -683,6 +740,36 @@ mod tests {
         let mut e = Checksum::new();
         e.update(&d);
         assert_ne!(a.finish(), e.finish());
+    }
+
+    #[test]
+    fn fingerprint_covers_every_data_file() {
+        fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let r = if rel.is_empty() {
+                    name
+                } else {
+                    format!("{rel}/{name}")
+                };
+                if e.path().is_dir() {
+                    walk(&e.path(), &r, out);
+                } else {
+                    out.push(r);
+                }
+            }
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/data");
+        let mut on_disk = Vec::new();
+        walk(&root, "", &mut on_disk);
+        on_disk.sort();
+        let listed: Vec<String> = DATA_SOURCES.iter().map(|(p, _)| p.to_string()).collect();
+        assert_eq!(listed, on_disk);
+        assert!(listed.contains(&"presets/avs.rs".to_string()));
+        for (p, bytes) in DATA_SOURCES {
+            assert_eq!(std::fs::read(root.join(p)).unwrap(), *bytes, "{p}");
+        }
+        assert_eq!(code_fingerprint(), code_fingerprint());
     }
 
     #[test]

@@ -7,10 +7,8 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use super::encode::Layout;
-use super::error::{close_matches, WrongTypeCell};
-use super::tabular::read_header;
-use super::{DataError, Role};
+use super::error::{close_matches, DataError, Role, WrongTypeCell};
+use super::io::{check_csv, read_err, read_header};
 
 /// The type a release stores in a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +83,7 @@ pub(crate) fn check_header(path: &Path, header: &[String], cols: &[Col]) -> Resu
 pub(crate) fn read(path: &Path, cols: &[Col], preset: &str) -> Result<DataFrame, DataError> {
     let header = read_header(path)?;
     check_header(path, &header, cols)?;
+    check_csv(path)?;
     let attempt = |text_cats: bool, all_text: bool| {
         let schema = Schema::from_iter(cols.iter().map(|c| {
             let dtype = if all_text || (text_cats && c.role == Role::Categorical) {
@@ -191,13 +190,6 @@ fn reorder(df: DataFrame, cols: &[Col], path: &Path) -> Result<DataFrame, DataEr
         .map_err(|e| read_err(path, e))
 }
 
-pub(crate) fn read_err(path: &Path, e: impl std::fmt::Display) -> DataError {
-    DataError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
-}
-
 /// Stacks frames with the same columns; a column whose type differs between
 /// them (an integer category read as text in one file) becomes text in all.
 pub(crate) fn stack(frames: Vec<DataFrame>, source: &Path) -> Result<DataFrame, DataError> {
@@ -226,30 +218,4 @@ pub(crate) fn stack(frames: Vec<DataFrame>, source: &Path) -> Result<DataFrame, 
     }
     // Kept as one chunk per file: no copy of the stacked columns.
     Ok(out)
-}
-
-/// A [`Layout`] for a preset: every categorical, numeric and label column of
-/// `df` by role; the split is set by the caller.
-pub(crate) fn layout(
-    source: String,
-    categorical: &[String],
-    numeric: &[String],
-    chain: &super::TaskChain,
-    spec: &super::presets::PresetSpec,
-) -> Layout {
-    Layout {
-        source,
-        categorical: categorical.to_vec(),
-        numeric: numeric.to_vec(),
-        transform: spec.numeric_transform,
-        buckets: spec.buckets,
-        tasks: chain
-            .tasks()
-            .iter()
-            .map(|t| (t.clone(), t.name.clone()))
-            .collect(),
-        time: None,
-        split: spec.split.clone(),
-        given: None,
-    }
 }

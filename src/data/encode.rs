@@ -25,10 +25,10 @@
 
 use polars::prelude::*;
 
-use super::error::close_matches;
-use super::spec::{NumericTransform, SplitSpec};
+use super::error::{close_matches, DataError, Role};
+use super::spec::{NumericTransform, SplitSpec, TimeType};
 use super::split::{self, SplitIndices};
-use super::{CatField, DataError, Dataset, Role, Split, Task, TaskChain, TaskKind};
+use super::types::{CatField, Dataset, Split, Task, TaskChain, TaskKind, TimeColumn};
 
 /// A table's columns resolved to roles: what [`encode`] needs besides the frame.
 #[derive(Debug, Clone)]
@@ -47,6 +47,8 @@ pub struct Layout {
     pub tasks: Vec<(Task, String)>,
     /// Optional time column.
     pub time: Option<String>,
+    /// How a text time column is ordered.
+    pub time_type: TimeType,
     /// Ratios and seed.
     pub split: SplitSpec,
     /// Splits fixed by the source (a release's own train / valid / test
@@ -144,6 +146,7 @@ pub fn encode_owned(
     }
 
     // Split.
+    let mut time_column: Option<TimeColumn> = None;
     let (idx, split_rule) = match (&layout.given, &layout.time) {
         (Some(g), _) => {
             for (name, part) in [
@@ -163,7 +166,8 @@ pub fn encode_owned(
         }
         (None, time) => match time {
             Some(t) => {
-                let order = time_order(&df, t)?;
+                let (order, info) = time_order(&df, t, layout)?;
+                time_column = Some(info);
                 (
                     split::cut(&order, &layout.split.ratios)?,
                     format!(
@@ -266,6 +270,7 @@ pub fn encode_owned(
         valid,
         test,
         split_rule,
+        time: time_column,
     })
 }
 
@@ -284,17 +289,29 @@ type BadCell = Option<(usize, String)>;
 
 /// The column as f64 (missing → NaN). Numeric and boolean columns are cast;
 /// text columns are parsed (empty → missing) and the first cell that does
-/// not parse is returned beside the values (it reads as NaN).
-fn to_f64(s: &Series) -> Result<(Vec<f64>, BadCell), String> {
+/// not parse is returned beside the values (it reads as NaN). Other types
+/// are a [`DataError::NotNumericType`] naming `col` and `role`.
+fn to_f64(
+    s: &Series,
+    source: &str,
+    col: &str,
+    role: &Role,
+) -> Result<(Vec<f64>, BadCell), DataError> {
     let dtype = s.dtype();
+    let not_numeric = || DataError::NotNumericType {
+        source_name: source.to_string(),
+        column: col.to_string(),
+        role: role.clone(),
+        dtype: dtype.to_string(),
+    };
     if dtype.is_primitive_numeric() || dtype.is_bool() || dtype.is_null() {
-        let c = s.cast(&DataType::Float64).map_err(|e| e.to_string())?;
-        let ca = c.f64().map_err(|e| e.to_string())?;
+        let c = s.cast(&DataType::Float64).map_err(|_| not_numeric())?;
+        let ca = c.f64().map_err(|_| not_numeric())?;
         let v = ca.iter().map(|x| x.unwrap_or(f64::NAN)).collect();
         return Ok((v, None));
     }
     if dtype == &DataType::String {
-        let ca = s.str().map_err(|e| e.to_string())?;
+        let ca = s.str().map_err(|_| not_numeric())?;
         let mut bad: BadCell = None;
         let v = ca
             .iter()
@@ -318,26 +335,20 @@ fn to_f64(s: &Series) -> Result<(Vec<f64>, BadCell), String> {
             .collect();
         return Ok((v, bad));
     }
-    Err(dtype.to_string())
+    Err(not_numeric())
 }
 
 /// A numeric feature or regression target as f64 (missing → NaN); errors on
 /// text that is not a number or a non-numeric type.
 fn read_f64(df: &DataFrame, col: &str, source: &str, role: Role) -> Result<Vec<f64>, DataError> {
-    match to_f64(series(df, col)) {
-        Ok((v, None)) => Ok(v),
-        Ok((_, Some((row, value)))) => Err(DataError::NonNumeric {
+    match to_f64(series(df, col), source, col, &role)? {
+        (v, None) => Ok(v),
+        (_, Some((row, value))) => Err(DataError::NonNumeric {
             source_name: source.to_string(),
             column: col.to_string(),
             role,
             value,
             row: row + 1,
-        }),
-        Err(dtype) => Err(DataError::NotNumericType {
-            source_name: source.to_string(),
-            column: col.to_string(),
-            role,
-            dtype,
         }),
     }
 }
@@ -386,13 +397,7 @@ fn read_label(
             Ok(y.into_iter().map(|v| v as f32).collect())
         }
         TaskKind::Binary => {
-            let s = series(df, col);
-            let (y, bad_text) = to_f64(s).map_err(|dtype| DataError::NotNumericType {
-                source_name: layout.source.clone(),
-                column: col.to_string(),
-                role,
-                dtype,
-            })?;
+            let (y, bad_text) = to_f64(series(df, col), &layout.source, col, &role)?;
             let mut count = 0usize;
             let mut first: Option<(usize, String)> = None;
             for (i, &v) in y.iter().enumerate() {
@@ -423,8 +428,15 @@ fn read_label(
     }
 }
 
-/// Row order by the time column (stable: ties keep file order).
-fn time_order(df: &DataFrame, col: &str) -> Result<Vec<usize>, DataError> {
+/// Row order by the time column (stable: ties keep file order) and what the
+/// column holds. A text column is ordered as numbers when its cells are
+/// numbers (see [`TimeType`]); a number column with a stray word is an error
+/// naming the first one.
+fn time_order(
+    df: &DataFrame,
+    col: &str,
+    layout: &Layout,
+) -> Result<(Vec<usize>, TimeColumn), DataError> {
     let c = df.column(col).expect("column presence checked before");
     let nulls = c.null_count();
     if nulls > 0 {
@@ -439,14 +451,109 @@ fn time_order(df: &DataFrame, col: &str) -> Result<Vec<usize>, DataError> {
             row: first + 1,
         });
     }
-    let idx = c.arg_sort(SortOptions {
-        descending: false,
-        nulls_last: true,
-        multithreaded: true,
-        maintain_order: true,
-        limit: None,
-    });
-    Ok(idx.iter().map(|i| i.unwrap_or(0) as usize).collect())
+    let sort = |c: &Column| -> Vec<usize> {
+        let idx = c.arg_sort(SortOptions {
+            descending: false,
+            nulls_last: true,
+            multithreaded: true,
+            maintain_order: true,
+            limit: None,
+        });
+        idx.iter().map(|i| i.unwrap_or(0) as usize).collect()
+    };
+    let info = |kind: &str, min: String, max: String| TimeColumn {
+        column: col.to_string(),
+        kind: kind.to_string(),
+        min,
+        max,
+    };
+    let dtype = c.dtype().clone();
+    if dtype.is_primitive_numeric() {
+        let order = sort(c);
+        let (Some(&lo), Some(&hi)) = (order.first(), order.last()) else {
+            return Ok((order, info("numbers", String::new(), String::new())));
+        };
+        let kind = if dtype.is_integer() {
+            "integers"
+        } else {
+            "numbers"
+        };
+        let shown = |i: usize| {
+            c.get(i)
+                .ok()
+                .and_then(|v| v.extract::<f64>())
+                .map_or_else(String::new, |v| v.to_string())
+        };
+        let (min, max) = (shown(lo), shown(hi));
+        return Ok((order, info(kind, min, max)));
+    }
+    if dtype == DataType::String {
+        let ca = c.str().map_err(|e| DataError::Read {
+            path: layout.source.clone().into(),
+            message: e.to_string(),
+        })?;
+        let text: Vec<&str> = ca.iter().map(|v| v.unwrap_or("")).collect();
+        let text_order = |order: Vec<usize>| {
+            let (min, max) = match (order.first(), order.last()) {
+                (Some(&lo), Some(&hi)) => (text[lo].to_string(), text[hi].to_string()),
+                _ => (String::new(), String::new()),
+            };
+            (order, info("text", min, max))
+        };
+        if layout.time_type == TimeType::Text {
+            return Ok(text_order(sort(c)));
+        }
+        let mut values: Vec<Option<f64>> = Vec::with_capacity(text.len());
+        let (mut words, mut first_word) = (0usize, None);
+        let mut all_int = true;
+        for (i, t) in text.iter().enumerate() {
+            let t = t.trim();
+            match t.parse::<f64>() {
+                Ok(v) => {
+                    all_int &= t.parse::<i64>().is_ok();
+                    values.push(Some(v));
+                }
+                Err(_) => {
+                    words += 1;
+                    first_word.get_or_insert((i, t.to_string()));
+                    values.push(None);
+                }
+            }
+        }
+        let numbers = text.len() - words;
+        if let Some((row, value)) = first_word {
+            if layout.time_type == TimeType::Number || numbers >= words {
+                return Err(DataError::TimeNotNumeric {
+                    source_name: layout.source.clone(),
+                    column: col.to_string(),
+                    value,
+                    row: row + 1,
+                });
+            }
+            return Ok(text_order(sort(c)));
+        }
+        let parsed = Column::new(PlSmallStr::from(col), values);
+        let order = sort(&parsed);
+        let shown = |i: usize| text[i].trim().to_string();
+        let (min, max) = match (order.first(), order.last()) {
+            (Some(&lo), Some(&hi)) => (shown(lo), shown(hi)),
+            _ => (String::new(), String::new()),
+        };
+        let kind = if all_int { "integers" } else { "numbers" };
+        return Ok((order, info(kind, min, max)));
+    }
+    // Dates, times and other orderable types: as polars orders them.
+    let order = sort(c);
+    let shown = |i: usize| {
+        c.get(i)
+            .map(|v| v.to_string().trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    let (min, max) = match (order.first(), order.last()) {
+        (Some(&lo), Some(&hi)) => (shown(lo), shown(hi)),
+        _ => (String::new(), String::new()),
+    };
+    Ok((order, info(&dtype.to_string(), min, max)))
 }
 
 /// Codes per row (file order) and vocab size; vocabulary fitted on `train`.
@@ -634,7 +741,7 @@ pub fn split_indices(df: &DataFrame, layout: &Layout) -> Result<SplitIndices, Da
         return Ok(g.indices.clone());
     }
     match &layout.time {
-        Some(t) => split::cut(&time_order(df, t)?, &layout.split.ratios),
+        Some(t) => split::cut(&time_order(df, t, layout)?.0, &layout.split.ratios),
         None => split::random_split(df.height(), &layout.split.ratios, layout.split.seed),
     }
 }

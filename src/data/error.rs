@@ -92,6 +92,111 @@ pub enum DataError {
         message: String,
     },
 
+    /// A CSV row has more fields than the header.
+    #[error(
+        "data file \"{}\": row {row} has {found} fields but the header has {expected} columns; remove the extra fields, or quote a value that contains a comma",
+        path.display()
+    )]
+    RaggedRow {
+        /// The file.
+        path: PathBuf,
+        /// 1-based data row.
+        row: usize,
+        /// Fields on that row.
+        found: usize,
+        /// Columns in the header.
+        expected: usize,
+    },
+
+    /// A CSV row has fewer fields than the header.
+    #[error(
+        "data file \"{}\": row {row} has {found} fields but the header has {expected} columns (missing: \"{missing}\"); add the missing fields (an empty field between commas is a missing value)",
+        path.display()
+    )]
+    ShortRow {
+        /// The file.
+        path: PathBuf,
+        /// 1-based data row.
+        row: usize,
+        /// Fields on that row.
+        found: usize,
+        /// Columns in the header.
+        expected: usize,
+        /// The header names of the missing fields, joined by `", "`.
+        missing: String,
+    },
+
+    /// A CSV file has an empty line among its rows.
+    #[error(
+        "data file \"{}\": row {row} is an empty line; remove it, or fill in its {expected} fields",
+        path.display()
+    )]
+    EmptyRow {
+        /// The file.
+        path: PathBuf,
+        /// 1-based data row.
+        row: usize,
+        /// Columns in the header.
+        expected: usize,
+    },
+
+    /// A CSV file holds bytes that are not UTF-8.
+    #[error(
+        "data file \"{}\" is not valid UTF-8 at {location} (byte 0x{byte:02X}); save the file with UTF-8 encoding",
+        path.display()
+    )]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// `row 3, column "city"` or `the header (column 2)`.
+        location: String,
+        /// The first invalid byte.
+        byte: u8,
+    },
+
+    /// A quoted CSV field is never closed.
+    #[error(
+        "data file \"{}\": the quote opened on row {row} is never closed; close it, or remove the stray `\"`",
+        path.display()
+    )]
+    OpenQuote {
+        /// The file.
+        path: PathBuf,
+        /// 1-based data row where the quote opened (0: the header).
+        row: usize,
+    },
+
+    /// A header names a column twice.
+    #[error(
+        "data file \"{}\" has two columns named \"{column}\" (columns {first} and {second}); give every column a distinct name",
+        path.display()
+    )]
+    DuplicateColumn {
+        /// The file.
+        path: PathBuf,
+        /// The repeated name.
+        column: String,
+        /// 1-based position of its first occurrence.
+        first: usize,
+        /// 1-based position of the second.
+        second: usize,
+    },
+
+    /// A numeric time column holds a cell that is not a number.
+    #[error(
+        "time column \"{column}\" in \"{source_name}\" holds numbers but row {row} has \"{value}\"; fix that value, or add `time_type: text` to order the column as text"
+    )]
+    TimeNotNumeric {
+        /// The file.
+        source_name: String,
+        /// The time column.
+        column: String,
+        /// The first offending cell.
+        value: String,
+        /// Its 1-based data row.
+        row: usize,
+    },
+
     /// The file has a header but no data rows.
     #[error("data file \"{source_name}\" has no data rows")]
     NoRows {

@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::cache::{load_cached, CacheStatus};
-use super::spec::DatasetSpec;
-use super::{CatField, DataError, Dataset, TaskKind};
+use super::error::DataError;
+use super::source::DatasetSpec;
+use super::types::{CatField, Dataset, TaskKind, TimeColumn};
 
 /// Summary statistics of a loaded data set (all numbers; see [`format_inspection`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +22,8 @@ pub struct Inspection {
     pub split_sizes: [usize; 3],
     /// How the rows were split, e.g. `time 8:1:1 on column time_ms`.
     pub split_rule: String,
+    /// The time column of a time split: how it was ordered and its range.
+    pub time: Option<TimeColumn>,
     /// Categorical fields with their vocabulary sizes (including the unseen slot 0).
     pub cat_fields: Vec<CatField>,
     /// Numeric fields.
@@ -183,6 +186,7 @@ pub fn summarise(ds: &Dataset, cache: CacheStatus) -> Inspection {
         rows,
         split_sizes: [ds.train.n, ds.valid.n, ds.test.n],
         split_rule: ds.split_rule.clone(),
+        time: ds.time.clone(),
         cat_fields: ds.cat_fields.clone(),
         num_fields: ds.num_fields.clone(),
         tasks,
@@ -261,6 +265,13 @@ pub fn format_inspection(i: &Inspection) -> String {
         share(te)
     );
     let _ = writeln!(o, "split rule  {}", i.split_rule);
+    if let Some(t) = &i.time {
+        let _ = writeln!(
+            o,
+            "time        column {} ordered as {}, from {} to {}",
+            t.column, t.kind, t.min, t.max
+        );
+    }
     let _ = writeln!(
         o,
         "fields      {} categorical ({} embedding rows in all), {} numeric",

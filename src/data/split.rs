@@ -9,7 +9,7 @@
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::DataError;
+use super::error::DataError;
 
 /// Row indices (into the full table, file order) of the three splits.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -51,10 +51,26 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::encode::{self, Layout};
-use super::spec::SyntheticSpec;
+use super::error::DataError;
+use super::io::FileKind;
+use super::spec::{NumericTransform, SplitSpec, TimeType};
 use super::split::bounded;
-use super::tabular::FileKind;
-use super::{DataError, Dataset, Task, TaskChain, TaskKind};
+use super::types::{Dataset, Task, TaskChain, TaskKind};
+
+/// The generated data set: generator settings plus split and encoding options.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SyntheticSpec {
+    /// Name for tables (default `synthetic`).
+    pub name: Option<String>,
+    /// Generator settings (`synthetic:`).
+    pub config: SyntheticConfig,
+    /// Split (default: seeded random 8:1:1, seed 2024).
+    pub split: SplitSpec,
+    /// How numeric features are encoded (default standardize).
+    pub numeric_transform: NumericTransform,
+    /// Buckets per numeric feature under `bucketize` (default 10).
+    pub buckets: usize,
+}
 
 /// Settings of the generator (`dataset: { synthetic: {...} }`). Every key is
 /// optional; defaults in parentheses.
@@ -436,6 +452,7 @@ pub fn load(spec: &SyntheticSpec, name: String) -> Result<Dataset, DataError> {
             .map(|t| (t.clone(), t.name.clone()))
             .collect(),
         time: None,
+        time_type: TimeType::Auto,
         split: spec.split.clone(),
         given: None,
     };

@@ -13,27 +13,74 @@ use std::sync::Arc;
 use polars::prelude::*;
 
 use super::encode::{self, Layout};
-use super::spec::TabularSpec;
-use super::{DataError, Dataset, Role, Task};
+use super::error::{DataError, Role};
+use super::io::{check_csv, check_file, read_err, read_header, FileKind};
+use super::spec::{resolve_path, NumericTransform, SplitSpec, TaskSpec, TimeType};
+use super::types::{Dataset, Task};
 
-/// Supported file types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    /// Comma-separated text with a header row.
-    Csv,
-    /// Apache Parquet.
-    Parquet,
+/// A CSV / Parquet data set described by a schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TabularSpec {
+    /// Name for tables (default: the file stem).
+    pub name: Option<String>,
+    /// The file; `.csv` or `.parquet`. Relative paths resolve against the
+    /// experiment file's folder; a leading `$HTL_DATA_DIR/` against [`crate::data::data_dir`].
+    pub path: PathBuf,
+    /// Categorical feature columns.
+    pub categorical: Vec<String>,
+    /// Numeric feature columns.
+    pub numeric: Vec<String>,
+    /// How numeric features are encoded (default standardize).
+    pub numeric_transform: NumericTransform,
+    /// Buckets per numeric feature under `bucketize` (default 10).
+    pub buckets: usize,
+    /// The task chain: binary tasks in funnel order, then at most one regression task.
+    pub tasks: Vec<TaskSpec>,
+    /// Optional time column: sort by it and split in order (else a seeded random split).
+    pub time: Option<String>,
+    /// How the time column is ordered (`time_type:`; default auto).
+    pub time_type: TimeType,
+    /// Split ratios and seed.
+    pub split: SplitSpec,
 }
 
-impl FileKind {
-    /// The kind for `path`'s extension, if supported.
-    pub fn of(path: &Path) -> Option<FileKind> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        match ext.as_str() {
-            "csv" => Some(FileKind::Csv),
-            "parquet" => Some(FileKind::Parquet),
-            _ => None,
+impl TabularSpec {
+    /// Every configured column with its role, in a fixed order (categorical,
+    /// numeric, tasks, time); errors if a column is used twice (the time column
+    /// may also be a feature).
+    pub fn columns_by_role(&self) -> Result<Vec<(String, Role)>, DataError> {
+        let mut out: Vec<(String, Role)> = Vec::new();
+        let mut push = |col: &str, role: Role| -> Result<(), DataError> {
+            if let Some((_, first)) = out.iter().find(|(c, _)| c == col) {
+                return Err(DataError::ColumnReused {
+                    column: col.to_string(),
+                    first: first.clone(),
+                    second: role,
+                });
+            }
+            out.push((col.to_string(), role));
+            Ok(())
+        };
+        for c in &self.categorical {
+            push(c, Role::Categorical)?;
         }
+        for c in &self.numeric {
+            push(c, Role::Numeric)?;
+        }
+        for t in &self.tasks {
+            push(t.column(), Role::Task(t.name.clone()))?;
+        }
+        if let Some(time) = &self.time {
+            if !out.iter().any(|(c, _)| c == time) {
+                out.push((time.clone(), Role::Time));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The data file with `$HTL_DATA_DIR/` expanded and relative paths joined to `base_dir`.
+    pub fn resolved_path(&self, base_dir: &Path) -> PathBuf {
+        resolve_path(&self.path, base_dir)
     }
 }
 
@@ -61,6 +108,7 @@ pub fn load(spec: &TabularSpec, base_dir: &Path, name: String) -> Result<Dataset
             })
             .collect(),
         time: spec.time.clone(),
+        time_type: spec.time_type,
         split: spec.split.clone(),
         given: None,
     };
@@ -76,7 +124,10 @@ pub fn read_table(path: &Path, layout: &Layout) -> Result<DataFrame, DataError> 
     encode::check_columns(layout, &header)?;
     let cols = layout.columns();
     match kind {
-        FileKind::Csv => read_csv(path, &cols),
+        FileKind::Csv => {
+            check_csv(path)?;
+            read_csv(path, &cols)
+        }
         FileKind::Parquet => {
             let names: Vec<String> = cols.iter().map(|(c, _)| c.clone()).collect();
             let file = std::fs::File::open(path).map_err(|e| read_err(path, e))?;
@@ -85,52 +136,6 @@ pub fn read_table(path: &Path, layout: &Layout) -> Result<DataFrame, DataError> 
                 .finish()
                 .map_err(|e| read_err(path, e))
         }
-    }
-}
-
-/// The file's kind, or why it cannot be read.
-pub fn check_file(path: &Path) -> Result<FileKind, DataError> {
-    if !path.exists() {
-        return Err(DataError::FileNotFound {
-            path: path.to_path_buf(),
-        });
-    }
-    FileKind::of(path).ok_or_else(|| DataError::UnsupportedExtension {
-        path: path.to_path_buf(),
-    })
-}
-
-/// The column names of a CSV or Parquet file, in file order.
-pub fn read_header(path: &Path) -> Result<Vec<String>, DataError> {
-    match check_file(path)? {
-        FileKind::Csv => {
-            let df = CsvReadOptions::default()
-                .with_has_header(true)
-                .with_infer_schema_length(Some(0))
-                .with_n_rows(Some(1))
-                .try_into_reader_with_file_path(Some(path.to_path_buf()))
-                .and_then(|r| r.finish())
-                .map_err(|e| read_err(path, e))?;
-            Ok(df
-                .get_column_names()
-                .iter()
-                .map(|s| s.to_string())
-                .collect())
-        }
-        FileKind::Parquet => {
-            let file = std::fs::File::open(path).map_err(|e| read_err(path, e))?;
-            let schema = ParquetReader::new(file)
-                .schema()
-                .map_err(|e| read_err(path, e))?;
-            Ok(schema.iter_names().map(|s| s.to_string()).collect())
-        }
-    }
-}
-
-fn read_err(path: &Path, e: impl std::fmt::Display) -> DataError {
-    DataError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
     }
 }
 
@@ -164,28 +169,7 @@ fn read_csv(path: &Path, cols: &[(String, Role)]) -> Result<DataFrame, DataError
                 cols.iter()
                     .map(|(c, _)| Field::new(PlSmallStr::from(c.as_str()), DataType::String)),
             );
-            let mut df = attempt(text, Some(0)).map_err(|e| read_err(path, e))?;
-            if let Some((time, _)) = cols.iter().find(|(_, r)| *r == Role::Time) {
-                numeric_time_if_possible(&mut df, time);
-            }
-            Ok(df)
+            attempt(text, Some(0)).map_err(|e| read_err(path, e))
         }
-    }
-}
-
-/// A text time column whose every cell is a number is sorted as numbers.
-fn numeric_time_if_possible(df: &mut DataFrame, col: &str) {
-    let Ok(c) = df.column(col) else { return };
-    let Ok(ca) = c.str() else { return };
-    let parsed: Option<Vec<Option<f64>>> = ca
-        .iter()
-        .map(|v| match v {
-            None => Some(None),
-            Some(t) => t.trim().parse::<f64>().ok().map(Some),
-        })
-        .collect();
-    if let Some(values) = parsed {
-        let s = Column::new(PlSmallStr::from(col), values);
-        let _ = df.with_column(s);
     }
 }

@@ -789,6 +789,157 @@ fn err_time_missing() {
 }
 
 #[test]
+fn err_time_column_with_a_word() {
+    let p = fixtures().join("time_word.csv");
+    assert_eq!(
+        fixture_err("time_word.csv", "time: ts\n"),
+        format!("time column \"ts\" in \"{}\" holds numbers but row 6 has \"abc\"; fix that value, or add `time_type: text` to order the column as text", p.display())
+    );
+    // the same with `time_type: number`
+    assert!(
+        fixture_err("time_word.csv", "time: ts\ntime_type: number\n")
+            .contains("holds numbers but row 6 has \"abc\"")
+    );
+    // explicitly as text: byte order ("1" < "10" < "11" < ... < "9" < "abc")
+    let ds = load_fixture("time_word.csv", "time: ts\ntime_type: text\n").unwrap();
+    assert_eq!(
+        ds.time,
+        Some(TimeColumn {
+            column: "ts".into(),
+            kind: "text".into(),
+            min: "1".into(),
+            max: "abc".into(),
+        })
+    );
+    // `time_type:` needs `time:`
+    assert!(serde_yaml::from_str::<DatasetSpec>(&fixture_yaml("good.csv", "time_type: text\n"))
+        .unwrap_err()
+        .to_string()
+        .contains("invalid dataset: `time_type:` needs a `time:` column; add `time:` or remove `time_type:`"));
+}
+
+#[test]
+fn time_column_kind_and_range() {
+    let ds = load_fixture("good.csv", "time: ts\n").unwrap();
+    let t = ds.time.clone().unwrap();
+    assert_eq!(
+        (
+            t.column.as_str(),
+            t.kind.as_str(),
+            t.min.as_str(),
+            t.max.as_str()
+        ),
+        ("ts", "integers", "1", "20")
+    );
+    // a random split has no time column
+    assert_eq!(load_fixture("good.csv", "").unwrap().time, None);
+    // numbers stored as text order as numbers, and identically to the typed read
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixtures().join("good.csv")).unwrap();
+    let quoted: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l}\n")
+            } else {
+                let (ts, rest) = l.split_once(',').unwrap();
+                format!("\"{ts}.0\",{rest}\n")
+            }
+        })
+        .collect();
+    let p = dir.path().join("quoted.csv");
+    std::fs::write(&p, quoted).unwrap();
+    let a = load(
+        &spec(&fixture_yaml(&p.display().to_string(), "time: ts\n")),
+        &fixtures(),
+    )
+    .unwrap();
+    assert_eq!(
+        (a.train.clone(), a.valid.clone(), a.test.clone()),
+        (ds.train, ds.valid, ds.test)
+    );
+}
+
+#[test]
+fn err_csv_structure() {
+    let p = |f: &str| fixtures().join(f).display().to_string();
+    assert_eq!(
+        fixture_err("ragged.csv", ""),
+        format!("data file \"{}\": row 4 has 9 fields but the header has 8 columns; remove the extra fields, or quote a value that contains a comma", p("ragged.csv"))
+    );
+    assert_eq!(
+        fixture_err("short_row.csv", ""),
+        format!("data file \"{}\": row 7 has 7 fields but the header has 8 columns (missing: \"spend\"); add the missing fields (an empty field between commas is a missing value)", p("short_row.csv"))
+    );
+    assert_eq!(
+        fixture_err("latin1.csv", ""),
+        format!("data file \"{}\" is not valid UTF-8 at row 9, column \"city\" (byte 0xFC); save the file with UTF-8 encoding", p("latin1.csv"))
+    );
+    assert_eq!(
+        fixture_err("dup_header.csv", ""),
+        format!("data file \"{}\" has two columns named \"age\" (columns 4 and 5); give every column a distinct name", p("dup_header.csv"))
+    );
+}
+
+#[test]
+fn csv_check_quotes_line_ends_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    // quoted commas, escaped quotes, a quoted line break, CRLF, no final newline
+    let p = write(
+        "ok.csv",
+        b"a,\"b,c\",d\r\n1,\"x, \"\"y\"\"\",3\r\n4,\"two\nlines\",6\r\n7,8,9",
+    );
+    assert_eq!(io::check_csv(&p).unwrap(), 3);
+    assert_eq!(io::read_header(&p).unwrap(), ["a", "b,c", "d"]);
+    assert_eq!(io::check_csv(&write("nl.csv", b"a,b\n1,2\n")).unwrap(), 1);
+    // an empty line is a row (polars reads it as one of missing values)
+    let p = write("blank.csv", b"a,b\r\n1,2\r\n\r\n3,4\r\n");
+    assert_eq!(
+        io::check_csv(&p).unwrap_err().to_string(),
+        format!(
+            "data file \"{}\": row 2 is an empty line; remove it, or fill in its 2 fields",
+            p.display()
+        )
+    );
+    let p = write("blank_end.csv", b"a,b\n1,2\n\n");
+    assert!(io::check_csv(&p)
+        .unwrap_err()
+        .to_string()
+        .contains("row 2 is an empty line"));
+    // with one column an empty line is a missing value
+    assert_eq!(io::check_csv(&write("one.csv", b"a\n1\n\n2\n")).unwrap(), 3);
+    // an unclosed quote
+    let p = write("open.csv", b"a,b\n1,2\n3,\"4\n");
+    assert_eq!(
+        io::check_csv(&p).unwrap_err().to_string(),
+        format!("data file \"{}\": the quote opened on row 2 is never closed; close it, or remove the stray `\"`", p.display())
+    );
+    // a bad byte in the header, and one split across read blocks is still found
+    let p = write("head.csv", b"a,b\xff\n1,2\n");
+    assert!(io::read_header(&p)
+        .unwrap_err()
+        .to_string()
+        .contains("is not valid UTF-8 at the header (column 2) (byte 0xFF)"));
+    let mut big = b"a,b\n".to_vec();
+    while big.len() < (8 << 20) + 10 {
+        big.extend_from_slice(b"12345,\xc3\xa9t\xc3\xa9\n");
+    }
+    big.extend_from_slice(b"1,\xe9\n");
+    let rows = big.iter().filter(|&&b| b == b'\n').count() - 1;
+    let p = write("big.csv", &big);
+    assert_eq!(
+        io::check_csv(&p).unwrap_err().to_string(),
+        format!("data file \"{}\" is not valid UTF-8 at row {rows}, column \"b\" (byte 0xE9); save the file with UTF-8 encoding", p.display())
+    );
+}
+
+#[test]
 fn err_chain_in_yaml() {
     let e = serde_yaml::from_str::<DatasetSpec>(
         "path: good.csv\ntasks: [{name: spend, kind: regression}, {name: visit, kind: binary}]",
@@ -822,7 +973,11 @@ fn hillstrom_real_file() {
         );
         return;
     }
-    let ds = load(&presets::hillstrom(), Path::new(".")).unwrap();
+    let ds = load(
+        &DatasetSpec::Tabular(presets::hillstrom::tabular_spec()),
+        Path::new("."),
+    )
+    .unwrap();
     let n = ds.train.n + ds.valid.n + ds.test.n;
     assert_eq!(n, 64_000);
     assert_eq!((ds.train.n, ds.valid.n, ds.test.n), (51_200, 6_400, 6_400));
@@ -883,6 +1038,7 @@ fn time_split_ties_keep_file_order() {
         buckets: 10,
         tasks: vec![],
         time: Some("ts".into()),
+        time_type: crate::data::TimeType::Auto,
         split: SplitSpec::default(),
         given: None,
     };

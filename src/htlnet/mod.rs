@@ -16,7 +16,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::TaskKind;
 use crate::model::blocks::{FieldEmbedding, Tower};
-use crate::model::{Batch, BuildInfo, ForwardCtx, ModelOutput, MultiTaskModel, Pred};
+use crate::model::{
+    check_at_least, check_dropout, check_enum, check_range, check_widths, Batch, BuildInfo,
+    ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel, OptionError, Pred,
+    RangeKind,
+};
 use ifu::Ifu;
 use leu::{gumbel_noise, Leu, TauSchedule};
 
@@ -83,35 +87,34 @@ impl Default for HtlNetConfig {
     }
 }
 
-impl HtlNetConfig {
-    /// Checks enumerated options; the error names the key and the valid values.
-    pub fn validate(&self) -> Result<(), String> {
-        let check = |key: &str, v: &str, ok: &[&str]| {
-            if ok.contains(&v) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "`{key}: {v}` is not valid; use one of: {}",
-                    ok.join(", ")
-                ))
-            }
-        };
-        check(
+impl ModelOptions for HtlNetConfig {
+    /// Every option's range; with `architecture: shared_bottom` also `bottom`.
+    fn validate(&self) -> Result<(), OptionError> {
+        check_enum(
             "architecture",
             &self.architecture,
             &["htlnet", "shared_bottom"],
         )?;
-        check("rep_layer", &self.rep_layer, &["first", "last"])?;
-        check("ifu", &self.ifu, &["attention", "concat", "none"])?;
-        if self.tower.is_empty() {
-            return Err("`tower` needs at least one hidden layer (rep is taken from it)".into());
-        }
-        if self.tau_start <= 0.0 || self.tau_min <= 0.0 {
-            return Err("`tau_start` and `tau_min` must be positive".into());
+        check_enum("rep_layer", &self.rep_layer, &["first", "last"])?;
+        check_enum("ifu", &self.ifu, &["attention", "concat", "none"])?;
+        check_at_least("embed_dim", self.embed_dim, 1)?;
+        // rep is taken from a tower layer, so the tower needs one.
+        check_widths("tower", &self.tower, false)?;
+        check_dropout(self.dropout)?;
+        check_at_least("label_dim", self.label_dim, 1)?;
+        check_at_least("ifu_dim", self.ifu_dim, 1)?;
+        check_range("tau_start", self.tau_start, RangeKind::Positive)?;
+        check_range("tau_min", self.tau_min, RangeKind::Positive)?;
+        check_range("tau_factor", self.tau_factor, RangeKind::PositiveUnit)?;
+        check_at_least("tau_every", self.tau_every as usize, 1)?;
+        if self.architecture == "shared_bottom" {
+            check_widths("bottom", &self.bottom, true)?;
         }
         Ok(())
     }
+}
 
+impl HtlNetConfig {
     /// The temperature schedule.
     pub fn tau(&self) -> TauSchedule {
         TauSchedule {
@@ -120,6 +123,38 @@ impl HtlNetConfig {
             every: self.tau_every,
             floor: self.tau_min,
         }
+    }
+}
+
+/// `model: htlnet` in the zoo.
+pub struct HtlNetModel;
+
+impl ModelDef for HtlNetModel {
+    const NAME: &'static str = "htlnet";
+    const SUMMARY: &'static str = "HTLNet (RecSys 2024): LEU + IFU transfer down the chain, stop-gradient, gradient adjustment toward the core task";
+    const FOLDER: &'static str = "src/htlnet";
+    const DEFAULT_GRAD: &'static str = "htl";
+    const THETA_S: &'static str =
+        "the field embedding (with `architecture: shared_bottom`: embedding + bottom MLP)";
+    const PRESETS_YAML: &'static str = include_str!("presets.yaml");
+    type Options = HtlNetConfig;
+    type Net = HtlNet;
+
+    /// HTLNet itself. `architecture: shared_bottom` is built by the zoo (it needs the
+    /// Shared-Bottom baseline, which this folder does not import).
+    fn build(
+        options: &HtlNetConfig,
+        info: &BuildInfo,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<HtlNet, ModelError> {
+        if options.architecture != "htlnet" {
+            return Err(ModelError::Unsupported(format!(
+                "`architecture: {}` is built by the zoo (src/zoo/ablation.rs), not by HtlNet",
+                options.architecture
+            )));
+        }
+        Ok(HtlNet::new(options, info, rng, device))
     }
 }
 

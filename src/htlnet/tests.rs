@@ -8,8 +8,9 @@ use rand_chacha::ChaCha8Rng;
 use super::*;
 use crate::data::TaskKind::{Binary, Regression};
 use crate::model::testutil::{batch, ctx, info};
-use crate::model::{build_model, AnyModel, MultiTaskModel};
+use crate::model::MultiTaskModel;
 use crate::train::step_losses_for_tests as task_losses;
+use crate::zoo::{build_model, AnyModel};
 
 fn net(cfg: &HtlNetConfig, kinds: &[crate::data::TaskKind], device: &Device) -> HtlNet {
     HtlNet::new(cfg, &info(kinds), &mut ChaCha8Rng::seed_from_u64(1), device)

@@ -1,5 +1,7 @@
-//! The model seam: the [`MultiTaskModel`] trait, the batch and output types, shared blocks and
-//! the registry from YAML `model:` names to constructors.
+//! The model seam: the [`MultiTaskModel`] trait, the batch and output types, shared blocks,
+//! the [`ModelDef`] trait every model folder implements (its typed options, validation, build
+//! and presets) and the reference libraries. The one list of models is the zoo
+//! (`crate::zoo`); this room imports no model.
 //!
 //! A model is split in two parts so that gradient strategies can see per-task gradients of
 //! the shared parameters with a single forward (burn has no `retain_graph`):
@@ -13,10 +15,13 @@
 //!   activation gradient from one backward pass over leaf copies.
 
 pub mod blocks;
+pub mod def;
 pub mod presets;
-mod registry;
 
-pub use registry::{build_model, find_model, registry, AnyModel, ModelEntry};
+pub use def::{
+    check_at_least, check_dropout, check_enum, check_range, check_widths, ModelDef, ModelError,
+    ModelOptions, OptionError, RangeKind,
+};
 
 use burn::module::ParamId;
 use burn::tensor::{Device, Int, Tensor};

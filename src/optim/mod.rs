@@ -80,9 +80,40 @@ fn clip_default() -> f64 {
     10.0
 }
 
+/// A `grad:` value that does not parse or is out of range. The message names the YAML key,
+/// the value and the valid range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GradError {
+    /// Unknown strategy or key, wrong type: serde's message.
+    #[error("{0} (valid strategies: sum, pcgrad, metabalance, htl)")]
+    Parse(String),
+    /// A strategy option outside its range.
+    #[error("`{key}: {value}` must be {range}")]
+    Range {
+        /// YAML key inside `grad:`.
+        key: &'static str,
+        /// The value written.
+        value: f64,
+        /// The valid range.
+        range: &'static str,
+    },
+    /// Unknown MetaBalance mode.
+    #[error("`mode: {0}` is not valid; use one of: all, reduce, enlarge")]
+    Mode(String),
+}
+
+fn check(key: &'static str, value: f64, ok: bool, range: &'static str) -> Result<(), GradError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(GradError::Range { key, value, range })
+    }
+}
+
 impl GradSpec {
-    /// Parses `sum` / `htl` / `{name: htl, gamma: 0.2}`; errors list the valid names.
-    pub fn from_yaml(v: &serde_yaml::Value) -> Result<Self, String> {
+    /// Parses `sum` / `htl` / `{name: htl, gamma: 0.2}` and validates it; errors list the
+    /// valid names or name the key, the value and its range.
+    pub fn from_yaml(v: &serde_yaml::Value) -> Result<Self, GradError> {
         let v = match v {
             serde_yaml::Value::String(s) => {
                 let mut m = serde_yaml::Mapping::new();
@@ -91,16 +122,39 @@ impl GradSpec {
             }
             other => other.clone(),
         };
-        let spec: GradSpec = serde_yaml::from_value(v)
-            .map_err(|e| format!("{e} (valid strategies: sum, pcgrad, metabalance, htl)"))?;
-        if let GradSpec::Metabalance { mode, .. } = &spec {
-            if !["all", "reduce", "enlarge"].contains(&mode.as_str()) {
-                return Err(format!(
-                    "unknown metabalance mode `{mode}`; valid: all, reduce, enlarge"
-                ));
+        let spec: GradSpec =
+            serde_yaml::from_value(v).map_err(|e| GradError::Parse(e.to_string()))?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Every strategy's option ranges, in one place (those of the official code where there
+    /// is one): MetaBalance `0 ≤ r < 1`, `0 ≤ beta < 1`; HTL `0 ≤ alpha ≤ 1`,
+    /// `0 ≤ gamma ≤ 1`, `clip ≥ 1`. NaN is always out of range.
+    pub fn validate(&self) -> Result<(), GradError> {
+        let half_open = |x: f64| (0.0..1.0).contains(&x);
+        let unit = |x: f64| (0.0..=1.0).contains(&x);
+        match self {
+            GradSpec::Sum | GradSpec::Pcgrad { .. } => Ok(()),
+            GradSpec::Metabalance { r, beta, mode } => {
+                check("r", *r, half_open(*r), "in [0, 1)")?;
+                check("beta", *beta, half_open(*beta), "in [0, 1)")?;
+                if !["all", "reduce", "enlarge"].contains(&mode.as_str()) {
+                    return Err(GradError::Mode(mode.clone()));
+                }
+                Ok(())
+            }
+            GradSpec::Htl { alpha, gamma, clip } => {
+                check("alpha", *alpha, unit(*alpha), "in [0, 1]")?;
+                check("gamma", *gamma, unit(*gamma), "in [0, 1]")?;
+                check(
+                    "clip",
+                    *clip,
+                    *clip >= 1.0,
+                    "≥ 1 (weights are clipped to [1/clip, clip])",
+                )
             }
         }
-        Ok(spec)
     }
 
     /// Short name.
@@ -266,7 +320,7 @@ mod tests {
             }
         );
         let bad: serde_yaml::Value = serde_yaml::from_str("magic").unwrap();
-        let e = GradSpec::from_yaml(&bad).unwrap_err();
+        let e = GradSpec::from_yaml(&bad).unwrap_err().to_string();
         assert!(
             e.contains("valid strategies: sum, pcgrad, metabalance, htl"),
             "{e}"
@@ -274,7 +328,61 @@ mod tests {
         let bad_key: serde_yaml::Value = serde_yaml::from_str("{name: htl, gama: 0.5}").unwrap();
         assert!(GradSpec::from_yaml(&bad_key)
             .unwrap_err()
+            .to_string()
             .contains("unknown field `gama`"));
+    }
+
+    #[test]
+    fn out_of_range_options_are_rejected_with_key_value_and_range() {
+        let err = |s: &str| {
+            GradSpec::from_yaml(&serde_yaml::from_str(s).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        let clip = "`clip: 0` must be ≥ 1 (weights are clipped to [1/clip, clip])";
+        assert_eq!(err("{name: htl, clip: 0}"), clip);
+        assert_eq!(
+            err("{name: htl, clip: 0.5}"),
+            clip.replace("clip: 0`", "clip: 0.5`")
+        );
+        assert_eq!(
+            err("{name: htl, clip: -1}"),
+            clip.replace("clip: 0`", "clip: -1`")
+        );
+        assert_eq!(
+            err("{name: htl, gamma: -1}"),
+            "`gamma: -1` must be in [0, 1]"
+        );
+        assert_eq!(
+            err("{name: htl, alpha: 1.5}"),
+            "`alpha: 1.5` must be in [0, 1]"
+        );
+        assert_eq!(err("{name: metabalance, r: 2}"), "`r: 2` must be in [0, 1)");
+        assert_eq!(
+            err("{name: metabalance, beta: 5}"),
+            "`beta: 5` must be in [0, 1)"
+        );
+        assert_eq!(err("{name: metabalance, r: 1}"), "`r: 1` must be in [0, 1)");
+        assert_eq!(
+            err("{name: metabalance, mode: most}"),
+            "`mode: most` is not valid; use one of: all, reduce, enlarge"
+        );
+        assert_eq!(
+            err("{name: htl, gamma: .nan}"),
+            "`gamma: NaN` must be in [0, 1]"
+        );
+        for ok in [
+            "{name: htl, clip: 1, gamma: 0, alpha: 0}",
+            "{name: htl, gamma: 1, alpha: 1}",
+            "{name: metabalance, r: 0, beta: 0.99}",
+            "{name: pcgrad, shuffle: false}",
+            "sum",
+        ] {
+            assert!(
+                GradSpec::from_yaml(&serde_yaml::from_str(ok).unwrap()).is_ok(),
+                "{ok}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use super::load::{CellStatus, Store, StoredCell};
 use super::stats::{self, TestResult, Verdict};
 use super::{ReportError, ReportOptions, TestKind};
+use crate::store::TaskKind as StoredKind;
+// TEMPORARY (issue 11, item 3): the only import of `train` left in `report`. The metric
+// catalogue in `src/metrics/` replaces this direction helper; do not add more uses.
 use crate::train::higher_is_better;
 
 /// Metrics shown in the tables, by task kind, in column order.
@@ -16,14 +19,14 @@ pub const CORE_SHOWN: &[&str] = &["nrmse", "nmae", "gini", "spearman"];
 /// Order of the other metrics in `stats.csv`.
 const OTHER_ORDER: &[&str] = &["rmse", "mae", "y_mean", "y_std"];
 
-/// Kind of a task, as seen from its metrics.
+/// Kind of a task, from the task chain stored in `manifest.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskKind {
-    /// Has AUC / LogLoss.
+    /// A binary task of the chain (AUC / LogLoss).
     Binary,
-    /// Has NRMSE / NMAE / Gini / Spearman (the core target).
+    /// The regression (core) task of the chain (NRMSE / NMAE / Gini / Spearman).
     Core,
-    /// Neither (shown in `stats.csv` only).
+    /// A task in the metrics but not in the chain (shown in `stats.csv` only).
     Other,
 }
 
@@ -374,60 +377,39 @@ fn test_metrics(c: &StoredCell) -> Option<&BTreeMap<String, BTreeMap<String, Opt
     }
 }
 
-/// Tasks in the chain order of `curves.csv` (the first cell that has one), then the
-/// others: binary tasks, then core tasks, each by name.
+/// The stored task chain in chain order (tasks that some finished cell has test metrics
+/// for), with its kinds; then any other task in the metrics, by name, as [`TaskKind::Other`].
 fn task_infos(store: &Store) -> Vec<TaskInfo> {
-    let mut kinds: BTreeMap<String, TaskKind> = BTreeMap::new();
+    let mut seen: Vec<&String> = Vec::new();
     for c in &store.cells {
-        if let Some(tasks) = test_metrics(c) {
-            for (t, ms) in tasks {
-                let kind = if ms.contains_key("nrmse") || ms.contains_key("nmae") {
-                    TaskKind::Core
-                } else if ms.contains_key("auc") || ms.contains_key("logloss") {
-                    TaskKind::Binary
-                } else {
-                    TaskKind::Other
-                };
-                let e = kinds.entry(t.clone()).or_insert(kind);
-                if *e == TaskKind::Other {
-                    *e = kind;
-                }
+        for t in test_metrics(c).into_iter().flat_map(|m| m.keys()) {
+            if !seen.contains(&t) {
+                seen.push(t);
             }
         }
     }
-    let mut order: Vec<String> = store
-        .cells
+    let mut out: Vec<TaskInfo> = store
+        .tasks
         .iter()
-        .find_map(|c| c.curves.as_ref())
-        .map(|cv| {
-            cv.tasks
-                .iter()
-                .filter(|t| kinds.contains_key(*t))
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut rest: Vec<(u8, &String)> = kinds
-        .iter()
-        .filter(|(t, _)| !order.contains(t))
-        .map(|(t, k)| {
-            let r = match k {
-                TaskKind::Binary => 0,
-                TaskKind::Core => 1,
-                TaskKind::Other => 2,
-            };
-            (r, t)
+        .filter(|t| seen.contains(&&t.name))
+        .map(|t| TaskInfo {
+            name: t.name.clone(),
+            kind: match t.kind {
+                StoredKind::Binary => TaskKind::Binary,
+                StoredKind::Regression => TaskKind::Core,
+            },
         })
         .collect();
-    rest.sort();
-    order.extend(rest.into_iter().map(|(_, t)| t.clone()));
-    order
+    let mut rest: Vec<&String> = seen
         .into_iter()
-        .map(|name| TaskInfo {
-            kind: kinds[&name],
-            name,
-        })
-        .collect()
+        .filter(|t| !store.tasks.iter().any(|c| &c.name == *t))
+        .collect();
+    rest.sort();
+    out.extend(rest.into_iter().map(|t| TaskInfo {
+        name: t.clone(),
+        kind: TaskKind::Other,
+    }));
+    out
 }
 
 fn metric_rank(m: &str) -> (usize, String) {
@@ -625,7 +607,7 @@ fn grad_series(store: &Store, variants: &[VariantInfo], tasks: &[TaskInfo]) -> V
             }
         }
         for t in names {
-            let pick = |f: fn(&super::load::GradRow) -> f64| -> Vec<Vec<(f64, f64)>> {
+            let pick = |f: fn(&super::load::GradStatRow) -> f64| -> Vec<Vec<(f64, f64)>> {
                 cells
                     .iter()
                     .map(|c| {

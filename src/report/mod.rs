@@ -28,14 +28,15 @@
 //!                                 ifu_attention_vs_concat
 //! ```
 //!
-//! `summary` and `csv` are the per-run summary `htl run` writes itself (`summary.md`,
-//! `cells.csv`, per-cell `curves.csv`).
+//! `summary` and `csv` format the per-run summary `htl run` writes (`summary.md`,
+//! `cells.csv`, `summary.csv`); the result layout itself belongs to [`crate::store`].
 
 pub mod analysis;
 pub mod csv;
 pub mod figures;
 pub mod load;
 pub mod plot;
+pub mod power;
 pub mod stats;
 pub mod summary;
 pub mod table;
@@ -44,7 +45,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::run::write_atomic;
+use crate::util::write_atomic;
 use analysis::Analysis;
 use load::Store;
 
@@ -185,36 +186,23 @@ pub enum ReportError {
     /// Unknown test name.
     #[error("unknown test `{0}`; use paired_t or wilcoxon")]
     UnknownTest(String),
-    /// A file could not be read.
-    #[error("cannot read {}: {source}", .path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A stored file is malformed.
-    #[error("{}: {message}", .path.display())]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
+    /// The result store could not be read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// A file could not be written.
-    #[error("cannot write {}: {source}", .path.display())]
+    #[error("cannot write {}: {error}", .path.display())]
     Write {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (part of the message, not a separate cause, so it prints once).
+        error: std::io::Error,
     },
 }
 
 fn write(path: &Path, text: &str, written: &mut Vec<PathBuf>) -> Result<(), ReportError> {
-    write_atomic(path, text.as_bytes()).map_err(|source| ReportError::Write {
+    write_atomic(path, text.as_bytes()).map_err(|error| ReportError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     written.push(path.to_path_buf());
     Ok(())
@@ -226,9 +214,9 @@ fn write(path: &Path, text: &str, written: &mut Vec<PathBuf>) -> Result<(), Repo
 /// without training. A figure whose data is absent is skipped with a note in `report.md`.
 ///
 /// # Errors
-/// See [`ReportError`]: no `cells/` folder, an unknown reference, a bad alpha, a finished
-/// cell whose `config.yaml` / `metrics.json` cannot be read, or a file that cannot be
-/// written.
+/// See [`ReportError`]: no `cells/` folder, an unknown reference, a bad alpha, a cell whose
+/// `config.yaml` does not parse or a stored file that cannot be read, or a file that cannot
+/// be written. (An unusable `metrics.json` is not an error: its cell is unfinished.)
 pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportError> {
     let store = load::load_store(dir)?;
     let a = analysis::analyse(&store, opts)?;
@@ -332,16 +320,17 @@ fn md_inline(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn manifest_str(m: Option<&serde_json::Value>, path: &[&str]) -> Option<String> {
-    let mut v = m?;
-    for k in path {
-        v = v.get(k)?;
-    }
-    match v {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Null => None,
-        other => Some(other.to_string()),
-    }
+/// `Some(s)` unless `s` is empty (a field an older manifest did not have).
+fn known(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// A text field of the manifest, `None` without a manifest or when the field is empty.
+fn manifest_field<F>(m: Option<&crate::store::Manifest>, f: F) -> Option<String>
+where
+    F: Fn(&crate::store::Manifest) -> &str,
+{
+    m.map(f).and_then(known)
 }
 
 /// What each figure shows, for `report.md`.
@@ -391,7 +380,7 @@ fn report_markdown(
     opts: &ReportOptions,
 ) -> String {
     let m = store.manifest.as_ref();
-    let name = manifest_str(m, &["experiment"]).unwrap_or_else(|| {
+    let name = m.and_then(|m| known(&m.experiment)).unwrap_or_else(|| {
         store
             .root
             .file_name()
@@ -410,15 +399,14 @@ fn report_markdown(
     let mut prov = |k: &str, v: String| {
         let _ = writeln!(s, "| {k} | {} |", md_inline(&v));
     };
-    let file = manifest_str(m, &["experiment_file"]);
     prov(
         "experiment",
-        match file {
+        match manifest_field(m, |m| m.experiment_file.as_str()) {
             Some(f) => format!("{name} (`{f}`)"),
             None => name.clone(),
         },
     );
-    let dirty = match m.and_then(|m| m.get("git_dirty")).and_then(|v| v.as_bool()) {
+    let dirty = match m.and_then(|m| m.git_dirty) {
         Some(true) => " (with uncommitted changes)",
         _ => "",
     };
@@ -426,45 +414,45 @@ fn report_markdown(
         "git revision",
         format!(
             "{}{dirty}",
-            manifest_str(m, &["git_revision"]).unwrap_or_else(unknown)
+            manifest_field(m, |m| m.git_revision.as_str()).unwrap_or_else(unknown)
         ),
     );
     prov(
         "htlbench",
-        manifest_str(m, &["htlbench"]).unwrap_or_else(unknown),
+        manifest_field(m, |m| m.htlbench.as_str()).unwrap_or_else(unknown),
     );
     prov(
         "backend / device",
         format!(
             "{} / {}",
-            manifest_str(m, &["backend"]).unwrap_or_else(unknown),
-            manifest_str(m, &["device"]).unwrap_or_else(unknown)
+            manifest_field(m, |m| m.backend.as_str()).unwrap_or_else(unknown),
+            manifest_field(m, |m| m.device.as_str()).unwrap_or_else(unknown)
         ),
     );
-    let machine = match m.and_then(|m| m.get("machine")) {
-        Some(serde_json::Value::Object(_)) => format!(
+    let machine = match m.map(|m| &m.machine) {
+        Some(mc) if *mc != crate::store::Machine::default() => format!(
             "{}, {} {}, {} cores",
-            manifest_str(m, &["machine", "host"]).unwrap_or_else(unknown),
-            manifest_str(m, &["machine", "os"]).unwrap_or_else(unknown),
-            manifest_str(m, &["machine", "arch"]).unwrap_or_else(unknown),
-            manifest_str(m, &["machine", "cores"]).unwrap_or_else(unknown),
+            known(&mc.host).unwrap_or_else(unknown),
+            known(&mc.os).unwrap_or_else(unknown),
+            known(&mc.arch).unwrap_or_else(unknown),
+            mc.cores,
         ),
-        Some(v) => v.to_string(),
-        None => unknown(),
+        _ => unknown(),
     };
     prov("machine", machine);
     prov(
         "started",
-        manifest_str(m, &["started"]).unwrap_or_else(unknown),
+        manifest_field(m, |m| m.started.as_str()).unwrap_or_else(unknown),
     );
     prov(
         "ended",
-        manifest_str(m, &["ended"])
+        m.and_then(|m| m.ended.clone())
             .unwrap_or_else(|| "not recorded (run still going, or interrupted)".into()),
     );
     let failed = a.issues.iter().filter(|i| i.reason.is_some()).count();
     let unfinished = a.issues.len() - failed;
-    let expected = manifest_str(m, &["cells"])
+    let expected = m
+        .and_then(|m| m.cells)
         .map(|c| format!("{c} in the experiment; "))
         .unwrap_or_default();
     prov(
@@ -539,7 +527,7 @@ fn report_markdown(
 
     s.push_str("## Failed and unfinished cells\n\n");
     if a.issues.is_empty() {
-        s.push_str("None: every stored cell finished.\n\n");
+        s.push_str("None: every cell of the experiment finished.\n\n");
     } else {
         s.push_str("| cell | variant | seed | status | reason |\n|:---|:---|---:|:---|:---|\n");
         for i in &a.issues {
@@ -547,7 +535,7 @@ fn report_markdown(
                 Some(r) => ("failed", r.as_str()),
                 None => (
                     "unfinished",
-                    "no metrics.json or failed.json (run interrupted?)",
+                    "no usable metrics.json and no failed.json (run interrupted, or see the notes)",
                 ),
             };
             let _ = writeln!(

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::train::MetricTable;
+use crate::store::MetricTable;
 
 /// One stored cell as the report sees it.
 #[derive(Debug, Clone)]

@@ -1,13 +1,15 @@
 //! The cell runner: expands an experiment, skips finished cells, trains the rest (side by
 //! side on CPU with rayon), isolates failures, writes results atomically and summarises.
 
-mod store;
+mod panics;
 #[cfg(test)]
 mod tests;
 
-pub use store::{write_atomic, ResultStore, RunLock};
+/// Re-exported for callers that have not moved to [`crate::util::now_rfc3339`] yet.
+pub use crate::util::now_rfc3339;
+/// Re-exported for callers that have not moved to [`crate::util::write_atomic`] yet.
+pub use crate::util::write_atomic;
 
-use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +23,60 @@ use rayon::prelude::*;
 use crate::config::{CellConfig, Experiment};
 use crate::data::Dataset;
 use crate::report::summary::{long_rows, summarise, summary_markdown, CellMetrics};
+use crate::store::{
+    CellInfo, CurveRow, Curves, FailedCell, GradStatRow, Manifest, ManifestCell, MetricsState,
+    ResultStore, RunLock, StoreError, TaskKind, TaskRecord, CELLS_CSV, SUMMARY_CSV, SUMMARY_MD,
+};
 use crate::train::{train_cell, TrainError, TrainOutcome};
+
+/// Why a run could not start or finish. A failing cell is not an error of the run: it is
+/// recorded in the cell's `failed.json` and listed in [`RunSummary::failed`].
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Reading or writing the result folder failed (or its lock is held).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// `--only` selects nothing.
+    #[error("--only {only} matches no cell; variants: {variants}")]
+    NoCellMatches {
+        /// The `--only` values, comma-separated.
+        only: String,
+        /// The experiment's variants, comma-separated.
+        variants: String,
+    },
+    /// The worker threads could not be started.
+    #[error("cannot start {jobs} worker thread(s): {message}")]
+    ThreadPool {
+        /// Threads asked for.
+        jobs: usize,
+        /// The system's reason.
+        message: String,
+    },
+}
+
+/// A device name that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceError {
+    /// Not a known device name.
+    #[error("unknown device `{0}`; valid: cpu, libtorch, libtorch-cuda:N, cuda:N")]
+    Unknown(String),
+    /// A GPU device without a usable index.
+    #[error("device `{name}`: write the GPU index after the colon, e.g. `{prefix}0`")]
+    GpuIndex {
+        /// The name as written.
+        name: String,
+        /// The part before the index (`cuda:`, `libtorch-cuda:`).
+        prefix: String,
+    },
+    /// The device's backend is not compiled into this binary.
+    #[error("device `{name}` needs the `{feature}` backend, which this binary was built without; rebuild with `cargo build --release --features {feature}` (README: Running on libtorch / on a GPU)")]
+    MissingBackend {
+        /// The name as written.
+        name: String,
+        /// The cargo feature to enable.
+        feature: String,
+    },
+}
 
 /// Options of `htl run`.
 #[derive(Debug, Clone)]
@@ -53,8 +108,12 @@ pub struct RunSummary {
     pub trained: usize,
     /// `(cell id, reason)` of failed cells.
     pub failed: Vec<(String, String)>,
-    /// The summary table as Markdown.
+    /// The summary table as Markdown (every finished cell of the experiment, whatever
+    /// `--only` selected).
     pub summary_md: String,
+    /// One-line notes and warnings printed to stderr during the run (a stale lock taken
+    /// over, a corrupt `metrics.json` set aside).
+    pub notes: Vec<String>,
 }
 
 /// A device chosen at run time: its name, the burn backend behind it, and the device.
@@ -70,18 +129,19 @@ pub struct DeviceChoice {
     pub is_gpu: bool,
 }
 
-fn gpu_index(name: &str, prefix: &str) -> Result<usize, String> {
+fn gpu_index(name: &str, prefix: &str) -> Result<usize, DeviceError> {
     name.strip_prefix(prefix)
         .and_then(|i| i.parse().ok())
-        .ok_or_else(|| {
-            format!("device `{name}`: write the GPU index after the colon, e.g. `{prefix}0`")
+        .ok_or_else(|| DeviceError::GpuIndex {
+            name: name.to_string(),
+            prefix: prefix.to_string(),
         })
 }
 
 /// Parses a device name: `cpu` (flex, always built in), `libtorch` / `libtorch-cuda:N`
 /// (feature `tch`), `cuda:N` (feature `cuda`). A device whose backend is not compiled in
 /// names the feature to enable.
-pub fn device_from_name(name: &str) -> Result<DeviceChoice, String> {
+pub fn device_from_name(name: &str) -> Result<DeviceChoice, DeviceError> {
     let choice = |backend, device, is_gpu| {
         Ok(DeviceChoice {
             name: name.to_string(),
@@ -91,9 +151,10 @@ pub fn device_from_name(name: &str) -> Result<DeviceChoice, String> {
         })
     };
     let missing = |feature: &str| {
-        Err(format!(
-            "device `{name}` needs the `{feature}` backend, which this binary was built without; rebuild with `cargo build --release --features {feature}` (README: Running on libtorch / on a GPU)"
-        ))
+        Err(DeviceError::MissingBackend {
+            name: name.to_string(),
+            feature: feature.to_string(),
+        })
     };
     match name {
         "cpu" | "flex" => choice("flex", Device::flex(), false),
@@ -123,9 +184,7 @@ pub fn device_from_name(name: &str) -> Result<DeviceChoice, String> {
             #[cfg(not(feature = "cuda"))]
             missing("cuda")
         }
-        other => Err(format!(
-            "unknown device `{other}`; valid: cpu, libtorch, libtorch-cuda:N, cuda:N"
-        )),
+        other => Err(DeviceError::Unknown(other.to_string())),
     }
 }
 
@@ -135,7 +194,7 @@ pub fn run_experiment(
     data: &Dataset,
     dev: &DeviceChoice,
     opts: &RunOptions,
-) -> Result<RunSummary, String> {
+) -> Result<RunSummary, RunError> {
     run_experiment_with(exp, data, dev, opts, &BurnTrainer)
 }
 
@@ -167,20 +226,36 @@ impl CellTrainer for BurnTrainer {
     }
 }
 
+/// Prints a one-line note or warning to stderr and keeps it for the [`RunSummary`].
+fn note(notes: &mut Vec<String>, line: String) {
+    eprintln!("{line}");
+    notes.push(line);
+}
+
 /// [`run_experiment`] with a given trainer.
+///
+/// A cell counts as finished when its `metrics.json` parses and has every task of the chain
+/// in its `test` split; any other `metrics.json` is moved aside to
+/// `metrics.json.corrupt-<n>` with a warning and the cell is retrained. The summaries
+/// (`cells.csv`, `summary.csv`, `summary.md`) always cover every finished cell of the
+/// experiment, whatever `--only` selected.
 pub fn run_experiment_with(
     exp: &Experiment,
     data: &Dataset,
     dev: &DeviceChoice,
     opts: &RunOptions,
     trainer: &dyn CellTrainer,
-) -> Result<RunSummary, String> {
+) -> Result<RunSummary, RunError> {
     let root = opts
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
     let store = ResultStore::new(&root);
-    let _lock = RunLock::acquire(&root)?;
+    let mut notes = Vec::new();
+    let (_lock, lock_note) = RunLock::acquire(&root)?;
+    if let Some(n) = lock_note {
+        note(&mut notes, n);
+    }
     let started = now_rfc3339();
     let cells: Vec<&CellConfig> = exp
         .cells
@@ -188,29 +263,41 @@ pub fn run_experiment_with(
         .filter(|c| matches_only(c, &opts.only))
         .collect();
     if cells.is_empty() {
-        return Err(format!(
-            "--only {} matches no cell; variants: {}",
-            opts.only.join(","),
-            exp.variants.join(", ")
-        ));
+        return Err(RunError::NoCellMatches {
+            only: opts.only.join(","),
+            variants: exp.variants.join(", "),
+        });
     }
+    let task_names: Vec<String> = data.tasks.tasks().iter().map(|t| t.name.clone()).collect();
     let mut todo = Vec::new();
     let mut skipped = 0;
     for c in &cells {
         let id = c.id();
         if opts.force {
-            store
-                .clear_cell(&id)
-                .map_err(|e| format!("cannot clear {}: {e}", store.cell_dir(&id).display()))?;
+            store.clear_cell(&id)?;
         }
-        if store.is_finished(&id) {
-            skipped += 1;
-        } else {
-            let _ = store.clear_cell(&id);
-            todo.push((*c, id));
+        match store.check_metrics(&id, &task_names)? {
+            MetricsState::Finished(_) => skipped += 1,
+            MetricsState::Corrupt(why) => {
+                let to = store.set_aside_metrics(&id)?;
+                note(
+                    &mut notes,
+                    format!(
+                        "warning: {} {why}; moved it to {} and retraining the cell",
+                        store.cell_file(&id, crate::store::METRICS).display(),
+                        to.display()
+                    ),
+                );
+                store.clear_cell(&id)?;
+                todo.push((*c, id));
+            }
+            MetricsState::Missing => {
+                store.clear_cell(&id)?;
+                todo.push((*c, id));
+            }
         }
     }
-    write_manifest(&store, exp, dev, &started, None)?;
+    write_manifest(&store, exp, data, dev, &started, None)?;
     let show = !opts.quiet && std::io::stderr().is_terminal();
     let multi = MultiProgress::with_draw_target(if show {
         ProgressDrawTarget::stderr()
@@ -218,12 +305,11 @@ pub fn run_experiment_with(
         ProgressDrawTarget::hidden()
     });
     let bar = multi.add(ProgressBar::new(todo.len() as u64));
-    bar.set_style(
-        ProgressStyle::with_template(
-            "cells {pos}/{len} [{elapsed_precise}<{eta_precise}] {wide_bar} {msg}",
-        )
-        .expect("template"),
-    );
+    if let Ok(style) = ProgressStyle::with_template(
+        "cells {pos}/{len} [{elapsed_precise}<{eta_precise}] {wide_bar} {msg}",
+    ) {
+        bar.set_style(style);
+    }
     if skipped > 0 {
         bar.println(format!(
             "{skipped} finished cell(s) kept; training {}",
@@ -237,15 +323,20 @@ pub fn run_experiment_with(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| RunError::ThreadPool {
+            jobs,
+            message: e.to_string(),
+        })?;
+    panics::install_quiet_hook();
     let failed = Mutex::new(Vec::new());
     let done = AtomicUsize::new(0);
+    let epoch_style = ProgressStyle::with_template("  {msg:40} epoch {pos}/{len}").ok();
     pool.install(|| {
         todo.par_iter().for_each(|(cell, id)| {
             let epoch_bar = multi.add(ProgressBar::new(cell.train.epochs as u64));
-            epoch_bar.set_style(
-                ProgressStyle::with_template("  {msg:40} epoch {pos}/{len}").expect("template"),
-            );
+            if let Some(style) = &epoch_style {
+                epoch_bar.set_style(style.clone());
+            }
             epoch_bar.set_message(id.clone());
             let progress = |e: usize, _max: usize| epoch_bar.set_position(e as u64);
             let ended = train_and_store(
@@ -262,10 +353,8 @@ pub fn run_experiment_with(
                 if let CellFailure::Training(why) = &e {
                     bar.println(format!("cell {id} failed: {why}"));
                 }
-                failed
-                    .lock()
-                    .expect("lock")
-                    .push((id.clone(), e.to_string()));
+                let mut failed = failed.lock().unwrap_or_else(|p| p.into_inner());
+                failed.push((id.clone(), e.to_string()));
             }
             epoch_bar.finish_and_clear();
             done.fetch_add(1, Ordering::Relaxed);
@@ -273,10 +362,9 @@ pub fn run_experiment_with(
         });
     });
     bar.finish_and_clear();
-    let failed = failed.into_inner().expect("lock");
-    let task_names: Vec<String> = data.tasks.tasks().iter().map(|t| t.name.clone()).collect();
-    let summary_md = write_summaries(&store, exp, &cells, &task_names)?;
-    write_manifest(&store, exp, dev, &started, Some(&now_rfc3339()))?;
+    let failed = failed.into_inner().unwrap_or_else(|p| p.into_inner());
+    let summary_md = write_summaries(&store, exp, &task_names)?;
+    write_manifest(&store, exp, data, dev, &started, Some(&now_rfc3339()))?;
     Ok(RunSummary {
         root,
         total: cells.len(),
@@ -284,18 +372,20 @@ pub fn run_experiment_with(
         trained: done.into_inner(),
         failed,
         summary_md,
+        notes,
     })
 }
 
 /// Why [`train_and_store`] did not leave a finished cell.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum CellFailure {
-    /// Training failed (an error, divergence or panic); `failed.json` holds the reason.
+    /// Training failed (an error, divergence or panic); `failed.json` holds the reason
+    /// (unless writing it failed too).
     #[error("{0}")]
     Training(String),
-    /// The results could not be written.
+    /// Training succeeded but the results could not be written.
     #[error("writing results: {0}")]
-    Write(String),
+    Write(StoreError),
 }
 
 /// Trains ONE cell and writes its results into `store` — the code path every cell of
@@ -313,26 +403,32 @@ pub fn train_and_store(
     save_predictions: bool,
     progress: crate::train::Progress,
 ) -> Result<(), CellFailure> {
+    let task_names: Vec<String> = data.tasks.tasks().iter().map(|t| t.name.clone()).collect();
     let t0 = Instant::now();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        trainer.train(cell, data, &dev.device, progress)
-    }));
-    let result = match result {
-        Ok(r) => r,
-        Err(p) => Err(TrainError::Other(format!(
-            "internal error (panic): {}",
-            panic_text(&p)
-        ))),
-    };
+    let result = panics::catch_quietly(|| trainer.train(cell, data, &dev.device, progress))
+        .unwrap_or_else(|panic| Err(TrainError::Other(panic)));
     let secs = t0.elapsed().as_secs_f64();
-    let written = match &result {
-        Ok(out) => write_cell(store, id, cell, data, out, secs, save_predictions, dev),
-        Err(e) => write_failed(store, id, cell, &e.to_string()),
-    };
-    match (result, written) {
-        (Err(e), _) => Err(CellFailure::Training(e.to_string())),
-        (Ok(_), Err(e)) => Err(CellFailure::Write(e)),
-        (Ok(_), Ok(())) => Ok(()),
+    match result {
+        Ok(out) => write_cell(
+            store,
+            id,
+            cell,
+            &task_names,
+            &out,
+            secs,
+            save_predictions,
+            dev,
+        )
+        .map_err(CellFailure::Write),
+        Err(e) => {
+            let why = e.to_string();
+            match write_failed(store, id, cell, &why) {
+                Ok(()) => Err(CellFailure::Training(why)),
+                Err(w) => Err(CellFailure::Training(format!(
+                    "{why} (and its failed.json could not be written: {w})"
+                ))),
+            }
+        }
     }
 }
 
@@ -348,15 +444,8 @@ pub fn matches_only(c: &CellConfig, only: &[String]) -> bool {
         })
 }
 
-fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".into())
-}
-
-fn io(e: std::io::Error) -> String {
-    e.to_string()
+fn finite(x: f64) -> Option<f64> {
+    Some(x).filter(|x| x.is_finite())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -364,84 +453,64 @@ fn write_cell(
     store: &ResultStore,
     id: &str,
     cell: &CellConfig,
-    data: &Dataset,
+    tasks: &[String],
     out: &TrainOutcome,
     secs: f64,
     save_predictions: bool,
     dev: &DeviceChoice,
-) -> Result<(), String> {
-    store
-        .write_cell(
-            id,
-            "config.yaml",
-            serde_yaml::to_string(cell)
-                .map_err(|e| e.to_string())?
-                .as_bytes(),
-        )
-        .map_err(io)?;
-    let names: Vec<&str> = data.tasks.tasks().iter().map(|t| t.name.as_str()).collect();
+) -> Result<(), StoreError> {
+    store.write_config(id, cell)?;
     if !out.curves.is_empty() {
-        store
-            .write_cell(
-                id,
-                "curves.csv",
-                crate::report::csv::curves_csv(&names, &out.curves).as_bytes(),
-            )
-            .map_err(io)?;
+        let rows = out
+            .curves
+            .iter()
+            .map(|r| CurveRow {
+                epoch: r.epoch,
+                seconds: Some(r.seconds),
+                monitor: finite(r.monitor),
+                train_loss: r.train_loss.iter().map(|x| finite(*x)).collect(),
+                valid_loss: r.valid_loss.iter().map(|x| finite(*x)).collect(),
+                valid_metrics: r.valid_metrics.clone(),
+            })
+            .collect();
+        store.write_curves(
+            id,
+            &Curves {
+                tasks: tasks.to_vec(),
+                rows,
+            },
+        )?;
     }
     if !out.grad_stats.is_empty() {
-        let mut s = String::from("step,task,norm_raw,norm_adjusted,cos_core\n");
-        for (step, g) in &out.grad_stats {
-            let _ = writeln!(
-                s,
-                "{step},{},{},{},{}",
-                names[g.task], g.norm_raw, g.norm_adjusted, g.cos_core
-            );
-        }
-        store
-            .write_cell(id, "grad_stats.csv", s.as_bytes())
-            .map_err(io)?;
+        let rows: Vec<GradStatRow> = out
+            .grad_stats
+            .iter()
+            .map(|(step, g)| GradStatRow {
+                step: *step,
+                task: tasks.get(g.task).cloned().unwrap_or_default(),
+                norm_raw: g.norm_raw,
+                norm_adjusted: g.norm_adjusted,
+                cos_core: g.cos_core,
+            })
+            .collect();
+        store.write_grad_stats(id, &rows)?;
     }
     if save_predictions {
-        let mut s = names
-            .iter()
-            .map(|n| format!("{n},{n}_pred"))
-            .collect::<Vec<_>>()
-            .join(",");
-        s.push('\n');
-        for r in 0..out.test_labels.first().map_or(0, Vec::len) {
-            let row: Vec<String> = (0..names.len())
-                .map(|t| format!("{},{}", out.test_labels[t][r], out.test_predictions[t][r]))
-                .collect();
-            s.push_str(&row.join(","));
-            s.push('\n');
-        }
-        store
-            .write_cell(id, "predictions.csv", s.as_bytes())
-            .map_err(io)?;
+        store.write_predictions(id, tasks, &out.test_labels, &out.test_predictions)?;
     }
-    let info = serde_json::json!({
-        "seconds": secs,
-        "best_epoch": out.best_epoch,
-        "steps": out.steps,
-        "backend": dev.backend,
-        "device": dev.name,
-        "grad": cell.grad.name(),
-        "finished": now_rfc3339(),
-    });
-    store
-        .write_cell(
-            id,
-            "cell.json",
-            serde_json::to_string_pretty(&info)
-                .expect("json")
-                .as_bytes(),
-        )
-        .map_err(io)?;
-    let metrics = serde_json::to_string_pretty(&out.metrics).map_err(|e| e.to_string())?;
-    store
-        .write_cell(id, "metrics.json", metrics.as_bytes())
-        .map_err(io)
+    store.write_cell_info(
+        id,
+        &CellInfo {
+            backend: dev.backend.to_string(),
+            best_epoch: out.best_epoch,
+            device: dev.name.clone(),
+            finished: Some(now_rfc3339()),
+            grad: cell.grad.name().to_string(),
+            seconds: secs,
+            steps: out.steps,
+        },
+    )?;
+    store.write_metrics(id, &out.metrics)
 }
 
 fn write_failed(
@@ -449,149 +518,136 @@ fn write_failed(
     id: &str,
     cell: &CellConfig,
     reason: &str,
-) -> Result<(), String> {
-    store
-        .write_cell(
-            id,
-            "config.yaml",
-            serde_yaml::to_string(cell)
-                .map_err(|e| e.to_string())?
-                .as_bytes(),
-        )
-        .map_err(io)?;
-    let v = serde_json::json!({ "reason": reason, "at": now_rfc3339() });
-    store
-        .write_cell(
-            id,
-            "failed.json",
-            serde_json::to_string_pretty(&v).expect("json").as_bytes(),
-        )
-        .map_err(io)
+) -> Result<(), StoreError> {
+    store.write_config(id, cell)?;
+    store.write_failed(
+        id,
+        &FailedCell {
+            at: now_rfc3339(),
+            reason: reason.to_string(),
+        },
+    )
 }
 
-/// Reads the stored results of `cells` and writes `cells.csv`, `summary.csv`, `summary.md`;
-/// returns the summary table as Markdown.
+/// Reads the stored results of every cell of `exp` and writes `cells.csv`, `summary.csv`,
+/// `summary.md`; returns the summary table as Markdown. Unfinished cells (and cells whose
+/// `metrics.json` is unusable) are left out.
 pub fn write_summaries(
     store: &ResultStore,
     exp: &Experiment,
-    cells: &[&CellConfig],
     tasks: &[String],
-) -> Result<String, String> {
+) -> Result<String, StoreError> {
     let mut stored = Vec::new();
-    for c in cells {
+    for c in &exp.cells {
         let id = c.id();
-        if let Some(text) = store.read_cell(&id, "metrics.json") {
-            let metrics = serde_json::from_str(&text)
-                .map_err(|e| format!("{}: {e}", store.cell_file(&id, "metrics.json").display()))?;
-            stored.push(CellMetrics {
-                variant: c.variant.clone(),
-                model: c.model.clone(),
-                seed: c.seed,
-                metrics,
-                failed: None,
-            });
-        } else if let Some(text) = store.read_cell(&id, "failed.json") {
-            let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-            let reason = v["reason"].as_str().unwrap_or("failed").to_string();
-            stored.push(CellMetrics {
-                variant: c.variant.clone(),
-                model: c.model.clone(),
-                seed: c.seed,
-                metrics: Default::default(),
-                failed: Some(reason),
-            });
+        let entry = |metrics, failed| CellMetrics {
+            variant: c.variant.clone(),
+            model: c.model.clone(),
+            seed: c.seed,
+            metrics,
+            failed,
+        };
+        if let MetricsState::Finished(metrics) = store.check_metrics(&id, tasks)? {
+            stored.push(entry(metrics, None));
+        } else if store.has_failed(&id) {
+            let reason = match store.read_failed(&id) {
+                Ok(Some(f)) => f.reason,
+                _ => "failed (no reason recorded)".to_string(),
+            };
+            stored.push(entry(Default::default(), Some(reason)));
         }
     }
-    store
-        .write_top("cells.csv", long_rows(&stored).as_bytes())
-        .map_err(io)?;
+    store.write_top(CELLS_CSV, &long_rows(&stored))?;
     let summary = summarise(&stored, &exp.variants);
-    store
-        .write_top(
-            "summary.csv",
-            crate::report::csv::summary_csv(&summary).as_bytes(),
-        )
-        .map_err(io)?;
+    store.write_top(SUMMARY_CSV, &crate::report::csv::summary_csv(&summary))?;
     let md = summary_markdown(&exp.name, &summary, &stored, tasks);
-    store.write_top("summary.md", md.as_bytes()).map_err(io)?;
+    store.write_top(SUMMARY_MD, &md)?;
     Ok(md)
 }
 
-/// Writes `manifest.json`: experiment, git revision, versions, backend, machine, start and
-/// end times, variants and cell ids.
+fn git(args: &[&str]) -> Option<Vec<u8>> {
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| o.stdout)
+}
+
+/// Writes `manifest.json`: provenance (git revision, versions, backend, machine, start and
+/// end), the task chain of `data`, the variants and every cell of `exp`.
 pub fn write_manifest(
     store: &ResultStore,
     exp: &Experiment,
+    data: &Dataset,
     dev: &DeviceChoice,
     started: &str,
     ended: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), StoreError> {
     // The revision of the source this binary was built from.
-    let repo = env!("CARGO_MANIFEST_DIR");
-    let git = std::process::Command::new("git")
-        .args(["-C", repo, "rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    let git_revision = git(&["rev-parse", "HEAD"])
+        .map(|o| String::from_utf8_lossy(&o).trim().to_string())
         .unwrap_or_else(|| "unknown".into());
-    let dirty = std::process::Command::new("git")
-        .args(["-C", repo, "status", "--porcelain", "--untracked-files=no"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| !o.stdout.is_empty());
+    let git_dirty = git(&["status", "--porcelain", "--untracked-files=no"]).map(|o| !o.is_empty());
     let host = std::fs::read_to_string("/etc/hostname")
         .unwrap_or_default()
         .trim()
         .to_string();
-    let v = serde_json::json!({
-        "experiment": exp.name,
-        "experiment_file": exp.path.display().to_string(),
-        "git_revision": git,
-        "git_dirty": dirty,
-        "htlbench": env!("CARGO_PKG_VERSION"),
-        "crates": {"burn": "0.22.1", "polars": "0.55", "rustc": option_env!("RUSTC_VERSION").unwrap_or("see Cargo.lock")},
-        "backend": dev.backend,
-        "device": dev.name,
-        "machine": {"host": host, "os": std::env::consts::OS, "arch": std::env::consts::ARCH,
-                     "cores": std::thread::available_parallelism().map_or(1, |n| n.get())},
-        "started": started,
-        "ended": ended,
-        "cells": exp.cells.len(),
-        "variants": exp.variants,
-        "cell_ids": exp.cells.iter().map(CellConfig::id).collect::<Vec<_>>(),
-    });
-    store
-        .write_top(
-            "manifest.json",
-            serde_json::to_string_pretty(&v).expect("json").as_bytes(),
-        )
-        .map_err(io)
-}
-
-/// Current UTC time as `YYYY-MM-DDTHH:MM:SSZ`, without a date crate.
-pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // civil-from-days (Howard Hinnant's algorithm)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let crates = [
+        ("burn", "0.22.1"),
+        ("polars", "0.55"),
+        (
+            "rustc",
+            option_env!("RUSTC_VERSION").unwrap_or("see Cargo.lock"),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let m = Manifest {
+        backend: dev.backend.to_string(),
+        cell_ids: exp.cells.iter().map(CellConfig::id).collect(),
+        cell_list: exp
+            .cells
+            .iter()
+            .map(|c| ManifestCell {
+                id: c.id(),
+                model: c.model.clone(),
+                seed: c.seed,
+                variant: c.variant.clone(),
+            })
+            .collect(),
+        cells: Some(exp.cells.len()),
+        crates,
+        device: dev.name.clone(),
+        ended: ended.map(str::to_string),
+        experiment: exp.name.clone(),
+        experiment_file: exp.path.display().to_string(),
+        git_dirty,
+        git_revision,
+        htlbench: env!("CARGO_PKG_VERSION").to_string(),
+        machine: crate::store::Machine {
+            arch: std::env::consts::ARCH.to_string(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            host,
+            os: std::env::consts::OS.to_string(),
+        },
+        started: started.to_string(),
+        tasks: data
+            .tasks
+            .tasks()
+            .iter()
+            .map(|t| TaskRecord {
+                name: t.name.clone(),
+                kind: match t.kind {
+                    crate::data::TaskKind::Binary => TaskKind::Binary,
+                    crate::data::TaskKind::Regression => TaskKind::Regression,
+                },
+            })
+            .collect(),
+        variants: exp.variants.clone(),
+    };
+    store.write_manifest(&m)
 }

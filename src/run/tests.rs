@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::config::parse_experiment;
+use crate::store::{LockOwner, LOCK, METRICS};
 use crate::train::{MetricTable, TrainOutcome};
 
 /// Fake metrics from the cell's seed and variant; fails on request.
@@ -109,11 +110,19 @@ fn failures_are_isolated_stored_and_reported() {
     assert!(reasons
         .iter()
         .any(|r| r.starts_with("diverged: loss of task `click` is NaN at epoch 1, step 3")));
-    assert!(reasons.contains(&"internal error (panic): mock panic"));
+    let panic = reasons
+        .iter()
+        .find(|r| r.starts_with("internal error (panic at "))
+        .expect("the panic is recorded");
+    assert!(
+        panic.starts_with("internal error (panic at src/run/tests.rs:")
+            && panic.ends_with("): mock panic"),
+        "{panic}"
+    );
     let store = ResultStore::new(&root);
     for c in &exp.cells {
         let id = c.id();
-        let finished = store.is_finished(&id);
+        let finished = store.cell_file(&id, METRICS).is_file();
         let failed = store.cell_file(&id, "failed.json").is_file();
         assert_eq!(
             finished,
@@ -186,7 +195,9 @@ fn a_rerun_trains_only_unfinished_cells_and_force_retrains() {
     );
     let mut o = opts(&d.path().join("only2"));
     o.only = vec!["nothing".into()];
-    let e = run_experiment_with(&exp, &data, &dev, &o, &mock).unwrap_err();
+    let e = run_experiment_with(&exp, &data, &dev, &o, &mock)
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         e,
         "--only nothing matches no cell; variants: good, plain, broken, nan, panics"
@@ -220,15 +231,192 @@ fn a_second_run_on_a_locked_folder_refuses() {
     let (d, exp, data) = setup();
     let root = d.path().join("out");
     std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(root.join(".htl.lock"), "1").unwrap(); // pid 1 is alive
+    // A live `htl` (this very process) holds the lock.
+    let owner = LockOwner::current();
+    std::fs::write(root.join(LOCK), serde_json::to_string(&owner).unwrap()).unwrap();
     let dev = device_from_name("cpu").unwrap();
     let mock = Mock {
         calls: AtomicUsize::new(0),
     };
-    let e = run_experiment_with(&exp, &data, &dev, &opts(&root), &mock).unwrap_err();
-    assert!(
-        e.starts_with("another `htl run` (pid 1) is writing to"),
-        "{e}"
+    let e = run_experiment_with(&exp, &data, &dev, &opts(&root), &mock)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        format!(
+            "another `htl run` (pid {}, started {}) is writing to {}; wait for it to finish or stop it, then run again",
+            owner.pid,
+            owner.started,
+            root.display()
+        )
     );
     assert_eq!(mock.calls.load(Ordering::SeqCst), 0);
+    // The same pid with another start time is a reused pid: taken over with a note.
+    let mut reused = owner.clone();
+    reused.proc_start = owner.proc_start.map(|t| t + 7);
+    std::fs::write(root.join(LOCK), serde_json::to_string(&reused).unwrap()).unwrap();
+    let mut o = opts(&root);
+    o.only = vec!["good".into()];
+    let s = run_experiment_with(&exp, &data, &dev, &o, &mock).unwrap();
+    assert_eq!(
+        s.notes,
+        vec![format!(
+            "note: took over the stale lock {} (pid {} started {}: the pid now belongs to a newer process)",
+            root.join(LOCK).display(),
+            owner.pid,
+            owner.started
+        )]
+    );
+    assert!(!root.join(LOCK).exists(), "the lock is released");
+}
+
+#[test]
+fn corrupt_metrics_are_set_aside_and_retrained() {
+    let (d, exp, data) = setup();
+    let root = d.path().join("out");
+    let dev = device_from_name("cpu").unwrap();
+    let mock = Mock {
+        calls: AtomicUsize::new(0),
+    };
+    let mut o = opts(&root);
+    o.only = vec!["good".into(), "plain".into()];
+    run_experiment_with(&exp, &data, &dev, &o, &mock).unwrap();
+    let store = ResultStore::new(&root);
+    let good: Vec<String> = exp
+        .cells
+        .iter()
+        .filter(|c| c.variant == "good")
+        .map(|c| c.id())
+        .collect();
+    let first = std::fs::read(store.cell_file(&good[0], METRICS)).unwrap();
+    std::fs::write(store.cell_file(&good[0], METRICS), "{\"test\": {\"click").unwrap();
+    std::fs::write(store.cell_file(&good[1], METRICS), "{}").unwrap();
+    // The report sees both as unfinished before the rerun.
+    let r = crate::report::report(
+        &root,
+        &crate::report::ReportOptions {
+            figures: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for id in &good[..2] {
+        assert!(
+            r.unfinished_cells.contains(id),
+            "{id}: {:?}",
+            r.unfinished_cells
+        );
+    }
+    mock.calls.store(0, Ordering::SeqCst);
+    let s = run_experiment_with(&exp, &data, &dev, &o, &mock).unwrap();
+    assert_eq!((s.skipped, s.trained), (4, 2));
+    assert_eq!(
+        s.notes,
+        vec![
+            format!(
+                "warning: {} does not parse (EOF while parsing a string at line 1 column 16; expected split -> task -> metric -> number or null); moved it to {} and retraining the cell",
+                store.cell_file(&good[0], METRICS).display(),
+                store.cell_file(&good[0], "metrics.json.corrupt-1").display()
+            ),
+            format!(
+                "warning: {} has no `test` split; moved it to {} and retraining the cell",
+                store.cell_file(&good[1], METRICS).display(),
+                store.cell_file(&good[1], "metrics.json.corrupt-1").display()
+            ),
+        ]
+    );
+    assert_eq!(
+        std::fs::read(store.cell_file(&good[0], METRICS)).unwrap(),
+        first
+    );
+    assert_eq!(
+        std::fs::read_to_string(store.cell_file(&good[1], "metrics.json.corrupt-1")).unwrap(),
+        "{}"
+    );
+}
+
+#[test]
+fn only_never_shrinks_the_summaries_and_absent_cells_are_unfinished() {
+    let (d, exp, data) = setup();
+    let root = d.path().join("out");
+    let dev = device_from_name("cpu").unwrap();
+    let mock = Mock {
+        calls: AtomicUsize::new(0),
+    };
+    let mut o = opts(&root);
+    o.only = vec!["good".into(), "plain".into()];
+    run_experiment_with(&exp, &data, &dev, &o, &mock).unwrap();
+    let summary = std::fs::read(root.join("summary.csv")).unwrap();
+    let cells = std::fs::read(root.join("cells.csv")).unwrap();
+    // A rerun of one variant keeps every finished cell in the summaries.
+    o.only = vec!["plain".into()];
+    o.force = true;
+    let s = run_experiment_with(&exp, &data, &dev, &o, &mock).unwrap();
+    assert_eq!(s.trained, 3);
+    assert_eq!(std::fs::read(root.join("summary.csv")).unwrap(), summary);
+    assert_eq!(std::fs::read(root.join("cells.csv")).unwrap(), cells);
+    assert!(s.summary_md.contains("| good | 3 |"), "{}", s.summary_md);
+    // Nine cells never ran: the report counts them as unfinished.
+    let r = crate::report::report(
+        &root,
+        &crate::report::ReportOptions {
+            figures: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            r.finished_cells,
+            r.failed_cells.len(),
+            r.unfinished_cells.len()
+        ),
+        (6, 0, 9)
+    );
+    let md = std::fs::read_to_string(&r.report_md).unwrap();
+    assert!(
+        md.contains("| cells | 15 in the experiment; 6 finished, 0 failed, 9 unfinished |"),
+        "{md}"
+    );
+    let broken = exp.cells.iter().find(|c| c.variant == "broken").unwrap();
+    assert!(
+        md.contains(&format!("| `{}` | broken | 1 | unfinished |", broken.id())),
+        "{md}"
+    );
+}
+
+#[test]
+fn the_manifest_records_the_task_chain() {
+    let (d, exp, data) = setup();
+    let root = d.path().join("out");
+    let dev = device_from_name("cpu").unwrap();
+    let mock = Mock {
+        calls: AtomicUsize::new(0),
+    };
+    let mut o = opts(&root);
+    o.only = vec!["good".into()];
+    run_experiment_with(&exp, &data, &dev, &o, &mock).unwrap();
+    let m = ResultStore::new(&root).read_manifest().unwrap().unwrap();
+    let chain: Vec<(String, crate::store::TaskKind)> =
+        m.tasks.iter().map(|t| (t.name.clone(), t.kind)).collect();
+    let want: Vec<(String, crate::store::TaskKind)> = data
+        .tasks
+        .tasks()
+        .iter()
+        .map(|t| {
+            let k = match t.kind {
+                crate::data::TaskKind::Binary => crate::store::TaskKind::Binary,
+                crate::data::TaskKind::Regression => crate::store::TaskKind::Regression,
+            };
+            (t.name.clone(), k)
+        })
+        .collect();
+    assert_eq!(chain, want);
+    assert_eq!(m.variants, exp.variants);
+    assert_eq!(m.cell_list.len(), 15);
+    assert_eq!(
+        m.cell_ids,
+        exp.cells.iter().map(|c| c.id()).collect::<Vec<_>>()
+    );
+    assert!(m.ended.is_some());
 }

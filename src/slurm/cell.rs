@@ -4,7 +4,8 @@ use std::path::Path;
 
 use super::{SlurmDir, SlurmError};
 use crate::config::CellConfig;
-use crate::run::{device_from_name, train_and_store, BurnTrainer, CellFailure, ResultStore};
+use crate::run::{device_from_name, train_and_store, BurnTrainer, CellFailure};
+use crate::store::{MetricsState, ResultStore, CONFIG, FAILED};
 
 /// How [`run_cell`] ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,12 +28,9 @@ pub fn run_cell(
     progress: crate::train::Progress,
 ) -> Result<CellRun, SlurmError> {
     let store = ResultStore::new(root);
-    if store.is_finished(id) {
-        return Ok(CellRun::AlreadyFinished);
-    }
     let sdir = SlurmDir::new(root);
     let run = sdir.read_run()?;
-    let cfg_path = store.cell_file(id, "config.yaml");
+    let cfg_path = store.cell_file(id, CONFIG);
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| {
         SlurmError(format!(
             "{}: {e}; cell `{id}` was not submitted from {} (see `htl status {}`)",
@@ -50,7 +48,7 @@ pub fn run_cell(
             cfg_path.display()
         )));
     }
-    let dev = device_from_name(&run.device).map_err(SlurmError)?;
+    let dev = device_from_name(&run.device).map_err(|e| SlurmError(e.to_string()))?;
     // The cache the submission built (on the shared filesystem), whatever this process's
     // working folder or environment.
     let loaded = match &run.cache_dir {
@@ -63,8 +61,22 @@ pub fn run_cell(
             run.experiment_file.display()
         ))
     })?;
-    // A result of an earlier, failed attempt is not this attempt's.
-    let _ = std::fs::remove_file(store.cell_file(id, "failed.json"));
+    let tasks: Vec<String> = data.tasks.tasks().iter().map(|t| t.name.clone()).collect();
+    let checked = store
+        .check_metrics(id, &tasks)
+        .map_err(|e| SlurmError(e.to_string()))?;
+    if let MetricsState::Finished(_) = checked {
+        // E.g. a requeued task whose first run finished.
+        return Ok(CellRun::AlreadyFinished);
+    }
+    // A result of an earlier attempt (failed, or an unusable metrics.json) is not this
+    // attempt's.
+    let _ = std::fs::remove_file(store.cell_file(id, FAILED));
+    if let MetricsState::Corrupt(_) = checked {
+        store
+            .set_aside_metrics(id)
+            .map_err(|e| SlurmError(e.to_string()))?;
+    }
     match train_and_store(
         &store,
         id,

@@ -13,7 +13,8 @@ use super::cell::CellRun;
 use super::{run_cell, status, submit, SlurmCommands, SlurmDir, SubmitOptions, SweepStatus};
 use crate::cli::Exit;
 use crate::config::{parse_experiment, Experiment};
-use crate::run::{write_summaries, ResultStore};
+use crate::run::write_summaries;
+use crate::store::{ResultStore, FAILED};
 
 /// The `htl run` flags, as given, for the slurm executor.
 #[derive(Debug, Clone, Default)]
@@ -197,7 +198,7 @@ pub fn cli_run_cell(dir: &Path, id: &str) -> Result<()> {
         }
         CellRun::Failed(why) => Err(anyhow!(Exit(1)).context(format!(
             "cell {id} failed: {why} (stored in {})",
-            ResultStore::new(dir).cell_file(id, "failed.json").display()
+            ResultStore::new(dir).cell_file(id, FAILED).display()
         ))),
     }
 }
@@ -232,8 +233,7 @@ pub fn cli_status(dir: &Path, write_summary: bool) -> Result<()> {
         })?
         .0;
         let tasks: Vec<String> = data.tasks.tasks().iter().map(|t| t.name.clone()).collect();
-        let cells: Vec<_> = exp.cells.iter().collect();
-        write_summaries(&ResultStore::new(dir), &exp, &cells, &tasks).map_err(|e| anyhow!(e))?;
+        write_summaries(&ResultStore::new(dir), &exp, &tasks)?;
         println!("summary: {}", dir.join("summary.md").display());
     }
     let exp = run.map_or_else(|| PathBuf::from("<exp>"), |r| r.experiment_file);

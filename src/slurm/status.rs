@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{QueueEntry, Scheduler, SlurmDir, SlurmError};
-use crate::run::ResultStore;
+use crate::store::{MetricsState, ResultStore};
 
 /// The state of one cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,33 +115,22 @@ impl SweepStatus {
     }
 }
 
-fn manifest_ids(root: &Path) -> Result<Vec<String>, SlurmError> {
-    let p = root.join("manifest.json");
-    let text = std::fs::read_to_string(&p).map_err(|e| {
-        SlurmError(format!(
-            "{}: {e}; is {} a result folder of `htl run`?",
-            p.display(),
-            root.display()
-        ))
-    })?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| SlurmError(format!("{}: {e}", p.display())))?;
-    v.get("cell_ids")
-        .and_then(|a| a.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .ok_or_else(|| SlurmError(format!("{}: no `cell_ids` list", p.display())))
-}
-
 /// Reads the state of every cell of the result folder `root`: finished / failed from the
 /// store, running / pending from the scheduler (when `sched` is given and the folder has
 /// recorded submissions), missing otherwise.
 pub fn status(root: &Path, sched: Option<&dyn Scheduler>) -> Result<SweepStatus, SlurmError> {
-    let ids = manifest_ids(root)?;
     let store = ResultStore::new(root);
+    let manifest = store
+        .read_manifest()
+        .map_err(|e| SlurmError(e.to_string()))?
+        .ok_or_else(|| {
+            SlurmError(format!(
+                "{} has no manifest.json; is it a result folder of `htl run`?",
+                root.display()
+            ))
+        })?;
+    let ids = manifest.cell_ids;
+    let tasks: Vec<String> = manifest.tasks.into_iter().map(|t| t.name).collect();
     let sdir = SlurmDir::new(root);
     let subs = sdir.read_submissions()?;
     // The latest array task of each cell.
@@ -180,36 +169,36 @@ pub fn status(root: &Path, sched: Option<&dyn Scheduler>) -> Result<SweepStatus,
         v.dedup();
         v
     };
-    let cells = ids
-        .into_iter()
-        .map(|id| {
-            let task = latest.get(&id).cloned();
-            let entry = task
-                .as_ref()
-                .and_then(|(j, t)| queue.get(&(j.clone(), Some(*t))));
-            let state = if store.is_finished(&id) {
-                CellState::Finished
-            } else if let Some(e) = entry.filter(|e| e.is_active()) {
-                if e.is_running() {
-                    CellState::Running
-                } else {
-                    CellState::Pending
-                }
-            } else if let Some(text) = store.read_cell(&id, "failed.json") {
-                let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                CellState::Failed(v["reason"].as_str().unwrap_or("failed").to_string())
-            } else {
-                CellState::Missing(entry.map(|e| e.state.clone()))
-            };
-            let log = task.as_ref().map(|(j, t)| sdir.task_log(j, *t));
-            CellStatusLine {
-                id,
-                state,
-                task,
-                log,
+    let mut cells = Vec::with_capacity(ids.len());
+    for id in ids {
+        let task = latest.get(&id).cloned();
+        let entry = task
+            .as_ref()
+            .and_then(|(j, t)| queue.get(&(j.clone(), Some(*t))));
+        let metrics = store
+            .check_metrics(&id, &tasks)
+            .map_err(|e| SlurmError(e.to_string()))?;
+        let state = match (metrics, entry.filter(|e| e.is_active())) {
+            (MetricsState::Finished(_), _) => CellState::Finished,
+            (_, Some(e)) if e.is_running() => CellState::Running,
+            (_, Some(_)) => CellState::Pending,
+            (MetricsState::Corrupt(why), None) => {
+                CellState::Failed(format!("its metrics.json is unusable: {why}"))
             }
-        })
-        .collect();
+            (MetricsState::Missing, None) => match store.read_failed(&id) {
+                Ok(Some(f)) => CellState::Failed(f.reason),
+                Ok(None) => CellState::Missing(entry.map(|e| e.state.clone())),
+                Err(e) => CellState::Failed(format!("unreadable failed.json: {e}")),
+            },
+        };
+        let log = task.as_ref().map(|(j, t)| sdir.task_log(j, *t));
+        cells.push(CellStatusLine {
+            id,
+            state,
+            task,
+            log,
+        });
+    }
     Ok(SweepStatus {
         root: root.to_path_buf(),
         cells,

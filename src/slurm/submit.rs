@@ -6,9 +6,13 @@ use std::path::{Path, PathBuf};
 
 use super::{sh_quote, ArrayRecord, RunRecord, Scheduler, SlurmDir, SlurmError, SubmissionRecord};
 use crate::config::{slug, CellConfig, Experiment, SlurmConfig};
-use crate::run::{
-    device_from_name, matches_only, now_rfc3339, write_atomic, write_manifest, ResultStore, RunLock,
-};
+use crate::run::{device_from_name, matches_only, write_manifest};
+use crate::store::{MetricsState, ResultStore, RunLock, StoreError};
+use crate::util::{now_rfc3339, write_atomic};
+
+fn store_err(e: StoreError) -> SlurmError {
+    SlurmError(e.to_string())
+}
 
 /// Options of a submission (the `htl run` flags that apply to the slurm executor).
 #[derive(Debug, Clone)]
@@ -23,7 +27,8 @@ pub struct SubmitOptions {
     pub only: Vec<String>,
     /// Device name for every task (`cpu`, `libtorch-cuda:0`, …).
     pub device: String,
-    /// Build the dataset cache before submitting and let tasks read it.
+    /// Build the dataset cache before submitting and let tasks read it (else the data are
+    /// parsed once here, to check them and read the task chain, and again by every task).
     pub use_cache: bool,
     /// Submit the `htl report` job after the arrays.
     pub report: bool,
@@ -40,6 +45,8 @@ pub struct Submission {
     pub total: usize,
     /// Cells kept because they had finished.
     pub finished: usize,
+    /// One-line notes (a stale lock taken over, an unusable `metrics.json` set aside).
+    pub notes: Vec<String>,
     /// Cells not submitted because the scheduler still has them (pending or running).
     pub queued: usize,
     /// Cells submitted now, in task order.
@@ -173,10 +180,10 @@ pub fn submit(
             .clone()
             .unwrap_or_else(|| PathBuf::from("results").join(&exp.name)),
     )?;
-    let dev = device_from_name(&opts.device).map_err(SlurmError)?;
+    let dev = device_from_name(&opts.device).map_err(|e| SlurmError(e.to_string()))?;
     let store = ResultStore::new(&root);
     let sdir = SlurmDir::new(&root);
-    let _lock = RunLock::acquire(&root).map_err(SlurmError)?;
+    let (_lock, lock_note) = RunLock::acquire(&root).map_err(store_err)?;
     let cells: Vec<&CellConfig> = exp
         .cells
         .iter()
@@ -197,8 +204,27 @@ pub fn submit(
     let mut sub = Submission {
         root: root.clone(),
         total: cells.len(),
+        notes: lock_note.into_iter().collect(),
         ..Default::default()
     };
+    // The dataset: built (or found) once here, read by every task; its task chain decides
+    // whether a stored `metrics.json` is complete.
+    let (data, cache_status) =
+        crate::data::cache::load_cached(&exp.dataset, &exp.base_dir, opts.use_cache).map_err(
+            |e| {
+                SlurmError(format!(
+                    "loading the data set of {}: {e}",
+                    exp.path.display()
+                ))
+            },
+        )?;
+    let cache_dir = if opts.use_cache {
+        sub.cache = Some(cache_status.to_string());
+        Some(absolute(&crate::data::cache::cache_dir())?)
+    } else {
+        None
+    };
+    let tasks: Vec<String> = data.tasks.tasks().iter().map(|t| t.name.clone()).collect();
     let mut todo = Vec::new();
     for c in &cells {
         let id = c.id();
@@ -207,17 +233,20 @@ pub fn submit(
             continue;
         }
         if opts.force {
-            store.clear_cell(&id).map_err(|e| {
-                SlurmError(format!(
-                    "cannot clear {}: {e}",
-                    store.cell_dir(&id).display()
-                ))
-            })?;
+            store.clear_cell(&id).map_err(store_err)?;
         }
-        if store.is_finished(&id) {
-            sub.finished += 1;
-        } else {
-            todo.push((*c, id));
+        match store.check_metrics(&id, &tasks).map_err(store_err)? {
+            MetricsState::Finished(_) => sub.finished += 1,
+            MetricsState::Corrupt(why) => {
+                let to = store.set_aside_metrics(&id).map_err(store_err)?;
+                sub.notes.push(format!(
+                    "warning: {} {why}; moved it to {} and submitting the cell again",
+                    store.cell_file(&id, crate::store::METRICS).display(),
+                    to.display()
+                ));
+                todo.push((*c, id));
+            }
+            MetricsState::Missing => todo.push((*c, id)),
         }
     }
     if todo.is_empty() {
@@ -225,33 +254,11 @@ pub fn submit(
     }
     let max_array = sched.max_array_size()?;
 
-    // The dataset: built (or found) once here, read by every task.
-    let cache_dir = if opts.use_cache {
-        let (_, status) = crate::data::cache::load_cached(&exp.dataset, &exp.base_dir, true)
-            .map_err(|e| {
-                SlurmError(format!(
-                    "loading the data set of {}: {e}",
-                    exp.path.display()
-                ))
-            })?;
-        sub.cache = Some(status.to_string());
-        Some(absolute(&crate::data::cache::cache_dir())?)
-    } else {
-        None
-    };
-
     for (cell, id) in &todo {
-        store.clear_cell(id).map_err(|e| {
-            SlurmError(format!(
-                "cannot clear {}: {e}",
-                store.cell_dir(id).display()
-            ))
-        })?;
-        let yaml =
-            serde_yaml::to_string(cell).map_err(|e| SlurmError(format!("cell {id}: {e}")))?;
-        write(&store.cell_file(id, "config.yaml"), yaml.as_bytes())?;
+        store.clear_cell(id).map_err(store_err)?;
+        store.write_config(id, cell).map_err(store_err)?;
     }
-    write_manifest(&store, exp, &dev, &now_rfc3339(), None).map_err(SlurmError)?;
+    write_manifest(&store, exp, &data, &dev, &now_rfc3339(), None).map_err(store_err)?;
     let htl = absolute(&opts.htl)?;
     let record = RunRecord {
         experiment: exp.name.clone(),

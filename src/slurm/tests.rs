@@ -72,6 +72,10 @@ variants:
   - {label: DNN, model: dnn}
 ";
 
+/// A `metrics.json` that counts as finished for the synthetic chain.
+const FINISHED: &str =
+    r#"{"test": {"click": {"auc": 0.5}, "long_view": {"auc": 0.5}, "watch_time": {"nrmse": 1.0}}}"#;
+
 fn setup() -> (tempfile::TempDir, Experiment) {
     let d = tempfile::tempdir().unwrap();
     let path = d.path().join("tiny.yaml");
@@ -283,7 +287,11 @@ fn resubmission_skips_finished_and_queued_cells_and_status_says_why() {
     submit(&exp, &opts(&root), &mock).unwrap();
     let ids: Vec<String> = exp.cells.iter().map(|c| c.id()).collect();
     // Task 0 finished, 1 runs, 2 was cancelled (no result), 3 failed in training.
-    std::fs::write(root.join("cells").join(&ids[0]).join("metrics.json"), "{}").unwrap();
+    std::fs::write(
+        root.join("cells").join(&ids[0]).join("metrics.json"),
+        FINISHED,
+    )
+    .unwrap();
     std::fs::write(
         root.join("cells").join(&ids[3]).join("failed.json"),
         "{\"reason\": \"loss diverged\"}",
@@ -341,7 +349,7 @@ fn resubmission_skips_finished_and_queued_cells_and_status_says_why() {
 
     // Once every cell has a result and nothing is queued, nothing is submitted.
     for id in &ids {
-        std::fs::write(root.join("cells").join(id).join("metrics.json"), "{}").unwrap();
+        std::fs::write(root.join("cells").join(id).join("metrics.json"), FINISHED).unwrap();
     }
     mock.set_queue(&[]);
     let calls = mock.calls.borrow().len();

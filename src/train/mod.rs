@@ -20,8 +20,9 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::CellConfig;
 use crate::data::{Dataset, Split, TaskKind};
 use crate::metrics;
-use crate::model::{build_model, AnyModel, BuildInfo, ForwardCtx, Pred};
+use crate::model::{BuildInfo, ForwardCtx, Pred};
 use crate::optim::GradStat;
+use crate::zoo::{build_model, AnyModel};
 
 /// Metric values: split → task → metric → value (`None` = undefined, e.g. one-class AUC).
 pub type MetricTable = BTreeMap<String, BTreeMap<String, BTreeMap<String, Option<f64>>>>;
@@ -188,8 +189,8 @@ pub fn train_cell(
         init_bias: prep.init_bias.clone(),
     };
     let ad = device.clone().autodiff();
-    let mut model: AnyModel =
-        build_model(&cfg.model, &cfg.options, &info, &mut rng, &ad).map_err(TrainError::Build)?;
+    let mut model: AnyModel = build_model(&cfg.model, &cfg.options, &info, &mut rng, &ad)
+        .map_err(|e| TrainError::Build(e.to_string()))?;
     let mut optim = AdamConfig::new().with_epsilon(tc.adam_eps as f32);
     if tc.weight_decay > 0.0 {
         optim = optim.with_weight_decay(Some(burn::optim::decay::WeightDecayConfig::new(

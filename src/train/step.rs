@@ -14,8 +14,9 @@ use burn::tensor::activation::relu;
 use burn::tensor::Tensor;
 
 use crate::model::blocks::FieldEmbedding;
-use crate::model::{AnyModel, Batch, ForwardCtx, ModelOutput, MultiTaskModel, Pred};
+use crate::model::{Batch, ForwardCtx, ModelOutput, MultiTaskModel, Pred};
 use crate::optim::{combined, grad_stats, GradStat, GradientStrategy};
+use crate::zoo::AnyModel;
 
 struct RankVisitor(Vec<(ParamId, usize)>);
 
@@ -511,8 +512,8 @@ mod tests {
     use super::*;
     use crate::data::TaskKind::{Binary, Regression};
     use crate::htlnet::HtlNetConfig;
-    use crate::model::build_model;
     use crate::model::testutil::{batch, ctx, info};
+    use crate::zoo::build_model;
     use burn::tensor::Device;
     use rand::SeedableRng;
 

@@ -16,11 +16,47 @@
 
 use std::path::PathBuf;
 
-use super::{Folder, PresetName, PresetSpec};
+use super::common::{Folder, NoOptions, Preset, PresetSpec};
 use crate::data::csvread::{self, Col, Ty};
 use crate::data::encode::{self, GivenSplit};
+use crate::data::error::{DataError, Role};
 use crate::data::split::SplitIndices;
-use crate::data::{DataError, Dataset, Role};
+use crate::data::types::{Dataset, TaskKind};
+
+/// The `ali_ccp` preset.
+pub struct AliCcp;
+
+impl Preset for AliCcp {
+    type Options = NoOptions;
+
+    fn name(&self) -> &'static str {
+        "ali_ccp"
+    }
+    fn default_folder(&self) -> &'static str {
+        "ali-ccp"
+    }
+    fn download_page(&self) -> &'static str {
+        "https://tianchi.aliyun.com/dataset/408 (CSV files as prepared by torch-rechub: https://github.com/datawhalechina/torch-rechub)"
+    }
+    fn expected_files(&self) -> &'static str {
+        "ali_ccp_train.csv, ali_ccp_val.csv and ali_ccp_test.csv (or ali_ccp_{train,val,test}_sample.csv)"
+    }
+    fn chain(&self) -> &'static [(&'static str, TaskKind)] {
+        &[("click", TaskKind::Binary), ("purchase", TaskKind::Binary)]
+    }
+    fn source_files(&self, folder: &Folder) -> Result<Vec<PathBuf>, DataError> {
+        Ok(files(folder)?.to_vec())
+    }
+    fn load(
+        &self,
+        spec: &PresetSpec,
+        _: &NoOptions,
+        folder: &Folder,
+        name: String,
+    ) -> Result<Dataset, DataError> {
+        load(spec, folder, name)
+    }
+}
 
 /// The categorical fields, in file order.
 pub const CATEGORICAL: [&str; 23] = [
@@ -70,7 +106,7 @@ fn cols() -> Vec<Col> {
 /// Loads the preset (see the module docs).
 pub fn load(spec: &PresetSpec, folder: &Folder, name: String) -> Result<Dataset, DataError> {
     let paths = files(folder)?;
-    let preset = PresetName::AliCcp.as_str();
+    let preset = AliCcp.name();
     let frames = paths
         .iter()
         .map(|p| csvread::read(p, &cols(), preset))
@@ -90,16 +126,9 @@ pub fn load(spec: &PresetSpec, folder: &Folder, name: String) -> Result<Dataset,
             .unwrap_or_default()
     };
     let (a, b) = (sizes[0], sizes[0] + sizes[1]);
-    let chain = PresetName::AliCcp.task_chain();
     let cat: Vec<String> = CATEGORICAL.iter().map(|s| s.to_string()).collect();
     let num: Vec<String> = NUMERIC.iter().map(|s| s.to_string()).collect();
-    let mut layout = csvread::layout(
-        format!("{} (+ val, test)", paths[0].display()),
-        &cat,
-        &num,
-        &chain,
-        spec,
-    );
+    let mut layout = spec.layout(format!("{} (+ val, test)", paths[0].display()), &cat, &num)?;
     layout.given = Some(GivenSplit {
         indices: SplitIndices {
             train: (0..a).collect(),

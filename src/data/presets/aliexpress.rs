@@ -17,11 +17,71 @@
 
 use std::path::PathBuf;
 
-use super::{Folder, PresetName, PresetSpec};
+use super::common::{Folder, NoOptions, Preset, PresetSpec};
 use crate::data::csvread::{self, Col, Ty};
 use crate::data::encode::{self, GivenSplit};
+use crate::data::error::{DataError, Role};
+use crate::data::io::read_err;
 use crate::data::split::{self, SplitIndices};
-use crate::data::{DataError, Dataset, Role};
+use crate::data::types::{Dataset, TaskKind};
+
+/// The `aliexpress` preset.
+pub struct Aliexpress;
+
+impl Preset for Aliexpress {
+    type Options = NoOptions;
+
+    fn name(&self) -> &'static str {
+        "aliexpress"
+    }
+    fn default_folder(&self) -> &'static str {
+        "aliexpress"
+    }
+    fn download_page(&self) -> &'static str {
+        "https://tianchi.aliyun.com/dataset/74690"
+    }
+    fn expected_files(&self) -> &'static str {
+        "train.csv and test.csv of one country folder (e.g. AliExpress_NL)"
+    }
+    fn chain(&self) -> &'static [(&'static str, TaskKind)] {
+        &[
+            ("click", TaskKind::Binary),
+            ("conversion", TaskKind::Binary),
+        ]
+    }
+    fn source_files(&self, folder: &Folder) -> Result<Vec<PathBuf>, DataError> {
+        let (a, b) = files(folder)?;
+        Ok(vec![a, b])
+    }
+    fn load(
+        &self,
+        spec: &PresetSpec,
+        _: &NoOptions,
+        folder: &Folder,
+        name: String,
+    ) -> Result<Dataset, DataError> {
+        load(spec, folder, name)
+    }
+    /// A folder of country folders: point `path:` at one of them.
+    fn missing_hint(&self, folder: &Folder) -> Option<String> {
+        let countries: Vec<String> = std::fs::read_dir(&folder.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("AliExpress_"))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        (!countries.is_empty()).then(|| {
+            format!(
+                "; the folder holds country folders ({}): point `path:` at one of them",
+                countries.join(", ")
+            )
+        })
+    }
+}
 
 /// Categorical feature columns.
 pub fn categorical() -> Vec<String> {
@@ -60,7 +120,7 @@ fn cols() -> Vec<Col> {
 /// Loads the preset (see the module docs).
 pub fn load(spec: &PresetSpec, folder: &Folder, name: String) -> Result<Dataset, DataError> {
     let (train_path, test_path) = files(folder)?;
-    let preset = PresetName::Aliexpress.as_str();
+    let preset = Aliexpress.name();
     let train = csvread::read(&train_path, &cols(), preset)?;
     let test = csvread::read(&test_path, &cols(), preset)?;
     let (n_train, n_test) = (train.height(), test.height());
@@ -88,14 +148,11 @@ pub fn load(spec: &PresetSpec, folder: &Folder, name: String) -> Result<Dataset,
         share_text(share),
         spec.split.seed
     );
-    let chain = PresetName::Aliexpress.task_chain();
-    let mut layout = csvread::layout(
+    let mut layout = spec.layout(
         format!("{} + test.csv", train_path.display()),
         &categorical(),
         &numeric(),
-        &chain,
-        spec,
-    );
+    )?;
     layout.given = Some(GivenSplit {
         indices: SplitIndices {
             train: tr,
@@ -121,8 +178,8 @@ pub(crate) fn label_pattern(
         let col = df
             .column(c)
             .and_then(|s| s.cast(&DataType::Float64))
-            .map_err(|e| csvread::read_err(path, e))?;
-        let ca = col.f64().map_err(|e| csvread::read_err(path, e))?;
+            .map_err(|e| read_err(path, e))?;
+        let ca = col.f64().map_err(|e| read_err(path, e))?;
         for (o, v) in out.iter_mut().zip(ca.iter()) {
             if v == Some(1.0) {
                 *o |= 1 << k;

@@ -49,11 +49,206 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::{Cohort, Company, Folder, PresetName, PresetSpec};
-use crate::data::csvread;
+use serde::{Deserialize, Serialize};
+
+use super::common::{Folder, Preset, PresetSpec};
 use crate::data::encode::{self, Layout};
-use crate::data::error::{close_matches, WrongTypeCell};
-use crate::data::{DataError, Dataset, Role};
+use crate::data::error::{close_matches, DataError, Role, WrongTypeCell};
+use crate::data::io::read_err;
+use crate::data::types::{Dataset, TaskKind};
+
+/// The `kaggle_avs` preset.
+pub struct KaggleAvs;
+
+/// `kaggle_avs`'s own keys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvsOptions {
+    /// `company:`: which company's transactions (default [`DEFAULT_COMPANY`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<Company>,
+    /// `cohort:`: which customers, by first purchase date (default [`default_cohort`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cohort: Option<Cohort>,
+}
+
+impl Preset for KaggleAvs {
+    type Options = AvsOptions;
+
+    fn name(&self) -> &'static str {
+        "kaggle_avs"
+    }
+    fn default_folder(&self) -> &'static str {
+        "acquire-valued-shoppers-challenge"
+    }
+    fn download_page(&self) -> &'static str {
+        "https://www.kaggle.com/competitions/acquire-valued-shoppers-challenge/data"
+    }
+    fn expected_files(&self) -> &'static str {
+        "transactions.csv (decompressed)"
+    }
+    fn chain(&self) -> &'static [(&'static str, TaskKind)] {
+        &[
+            ("repurchase_1y", TaskKind::Binary),
+            ("repurchase_1m", TaskKind::Binary),
+            ("spend_1m", TaskKind::Regression),
+        ]
+    }
+    fn validate(&self, options: &AvsOptions) -> Result<(), DataError> {
+        if let Some(c) = &options.cohort {
+            c.days()?;
+        }
+        Ok(())
+    }
+    fn source_files(&self, folder: &Folder) -> Result<Vec<PathBuf>, DataError> {
+        Ok(vec![file(folder)?])
+    }
+    fn load(
+        &self,
+        spec: &PresetSpec,
+        options: &AvsOptions,
+        folder: &Folder,
+        name: String,
+    ) -> Result<Dataset, DataError> {
+        let (df, layout) = customers(spec, options, folder, BLOCK)?;
+        encode::encode_owned(df, &layout, name)
+    }
+}
+
+/// kaggle_avs `company:`: one company id, or `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "CompanyRaw", into = "CompanyRaw")]
+pub enum Company {
+    /// Every company's transactions.
+    All,
+    /// One company (the ZILN notebook uses one at a time).
+    Id(u64),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum CompanyRaw {
+    Id(u64),
+    Word(String),
+}
+
+impl TryFrom<CompanyRaw> for Company {
+    type Error = DataError;
+    fn try_from(raw: CompanyRaw) -> Result<Self, DataError> {
+        match raw {
+            CompanyRaw::Id(id) => Ok(Company::Id(id)),
+            CompanyRaw::Word(w) if w == "all" => Ok(Company::All),
+            CompanyRaw::Word(w) => w.trim().parse::<u64>().map(Company::Id).map_err(|_| {
+                DataError::InvalidSpec(format!(
+                    "`company: {w}` is invalid; give a company id (e.g. 103600030) or `all`"
+                ))
+            }),
+        }
+    }
+}
+
+impl From<Company> for CompanyRaw {
+    fn from(c: Company) -> Self {
+        match c {
+            Company::All => CompanyRaw::Word("all".into()),
+            Company::Id(id) => CompanyRaw::Id(id),
+        }
+    }
+}
+
+impl std::fmt::Display for Company {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Company::All => f.write_str("all"),
+            Company::Id(id) => write!(f, "{id}"),
+        }
+    }
+}
+
+/// kaggle_avs `cohort:`: customers whose first purchase day is in
+/// `[from, to)` (dates `YYYY-MM-DD`), or `all`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "CohortRaw", into = "CohortRaw")]
+pub enum Cohort {
+    /// Every customer.
+    All,
+    /// First purchase in `[from, to)`.
+    Range {
+        /// First day included, `YYYY-MM-DD`.
+        from: String,
+        /// First day excluded, `YYYY-MM-DD`.
+        to: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum CohortRaw {
+    Word(String),
+    Range(Vec<String>),
+}
+
+impl TryFrom<CohortRaw> for Cohort {
+    type Error = DataError;
+    fn try_from(raw: CohortRaw) -> Result<Self, DataError> {
+        let c = match raw {
+            CohortRaw::Word(w) if w == "all" => Cohort::All,
+            CohortRaw::Range(v) if v.len() == 2 => Cohort::Range {
+                from: v[0].clone(),
+                to: v[1].clone(),
+            },
+            _ => return Err(DataError::InvalidSpec(
+                "`cohort:` must be `all` or two dates [from, to), e.g. [2012-03-01, 2012-07-01]"
+                    .into(),
+            )),
+        };
+        c.days()?;
+        Ok(c)
+    }
+}
+
+impl From<Cohort> for CohortRaw {
+    fn from(c: Cohort) -> Self {
+        match c {
+            Cohort::All => CohortRaw::Word("all".into()),
+            Cohort::Range { from, to } => CohortRaw::Range(vec![from, to]),
+        }
+    }
+}
+
+impl Cohort {
+    /// `[from, to)` as days since 1970-01-01, or None for `all`.
+    pub fn days(&self) -> Result<Option<(i32, i32)>, DataError> {
+        match self {
+            Cohort::All => Ok(None),
+            Cohort::Range { from, to } => {
+                let parse = |s: &str| {
+                    parse_date(s.as_bytes()).ok_or_else(|| {
+                        DataError::InvalidSpec(format!(
+                            "`cohort:` date \"{s}\" is invalid; write dates as YYYY-MM-DD"
+                        ))
+                    })
+                };
+                let (a, b) = (parse(from)?, parse(to)?);
+                if a >= b {
+                    return Err(DataError::InvalidSpec(format!(
+                        "`cohort: [{from}, {to}]` is empty; the first date must come before the second"
+                    )));
+                }
+                Ok(Some((a, b)))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Cohort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cohort::All => f.write_str("all"),
+            Cohort::Range { from, to } => write!(f, "[{from}, {to})"),
+        }
+    }
+}
 
 /// The company of the ZILN notebook.
 pub const DEFAULT_COMPANY: u64 = 103_600_030;
@@ -454,7 +649,7 @@ pub const BLOCK: usize = 32 << 20;
 
 /// Streams the file once and aggregates per customer.
 fn scan(path: &Path, company: Company, block: usize) -> Result<Vec<Cust>, DataError> {
-    let err = |e: std::io::Error| csvread::read_err(path, e);
+    let err = |e: std::io::Error| read_err(path, e);
     let mut file = std::fs::File::open(path).map_err(err)?;
     let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + (1 << 20));
     let mut carry: Vec<u8> = Vec::new();
@@ -532,7 +727,7 @@ fn scan(path: &Path, company: Company, block: usize) -> Result<Vec<Cust>, DataEr
                             value,
                             expected,
                         } => DataError::WrongType(Box::new(WrongTypeCell {
-                            preset: PresetName::KaggleAvs.as_str().into(),
+                            preset: KaggleAvs.name().into(),
                             source_name: path.display().to_string(),
                             column: COLUMNS[column].into(),
                             role: match column {
@@ -603,23 +798,18 @@ fn scan(path: &Path, company: Company, block: usize) -> Result<Vec<Cust>, DataEr
     Ok(custs)
 }
 
-/// Loads the preset (see the module docs).
-pub fn load(spec: &PresetSpec, folder: &Folder, name: String) -> Result<Dataset, DataError> {
-    let (df, layout) = customers(spec, folder, BLOCK)?;
-    encode::encode_owned(df, &layout, name)
-}
-
 /// The customer table (one row per kept customer, first-appearance order,
 /// with its `id` besides the features and labels) and its layout, before
 /// encoding; the file is read in blocks of `block` bytes.
 pub fn customers(
     spec: &PresetSpec,
+    options: &AvsOptions,
     folder: &Folder,
     block: usize,
 ) -> Result<(DataFrame, Layout), DataError> {
     let path = file(folder)?;
-    let company = spec.company.unwrap_or(Company::Id(DEFAULT_COMPANY));
-    let cohort = spec.cohort.clone().unwrap_or_else(default_cohort);
+    let company = options.company.unwrap_or(Company::Id(DEFAULT_COMPANY));
+    let cohort = options.cohort.clone().unwrap_or_else(default_cohort);
     let window = cohort.days()?;
     let custs = scan(&path, company, block.max(1))?;
     let kept: Vec<&Cust> = custs
@@ -686,20 +876,17 @@ pub fn customers(
     cols.push(Column::new("repurchase_1y".into(), y1));
     cols.push(Column::new("repurchase_1m".into(), m1));
     cols.push(Column::new("spend_1m".into(), s1));
-    let df = DataFrame::new(n, cols).map_err(|e| csvread::read_err(&path, e))?;
-    let chain = PresetName::KaggleAvs.task_chain();
+    let df = DataFrame::new(n, cols).map_err(|e| read_err(&path, e))?;
     let catn: Vec<String> = CATEGORICAL.iter().map(|s| s.to_string()).collect();
     let numn: Vec<String> = NUMERIC.iter().map(|s| s.to_string()).collect();
-    let layout = csvread::layout(
+    let layout = spec.layout(
         format!(
             "{} (company {company}, cohort {cohort}: {n} customers)",
             path.display()
         ),
         &catn,
         &numn,
-        &chain,
-        spec,
-    );
+    )?;
     Ok((df, layout))
 }
 

@@ -39,12 +39,50 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::{Folder, PresetName, PresetSpec};
-use crate::data::csvread;
+use super::common::{Folder, NoOptions, Preset, PresetSpec};
 use crate::data::encode::{self, GivenSplit};
-use crate::data::error::WrongTypeCell;
+use crate::data::error::{DataError, Role, WrongTypeCell};
+use crate::data::io::read_err;
 use crate::data::split::{self, SplitIndices};
-use crate::data::{DataError, Dataset, Role};
+use crate::data::types::{Dataset, TaskKind};
+
+/// The `census_income` preset.
+pub struct CensusIncome;
+
+impl Preset for CensusIncome {
+    type Options = NoOptions;
+
+    fn name(&self) -> &'static str {
+        "census_income"
+    }
+    fn default_folder(&self) -> &'static str {
+        "census-income"
+    }
+    fn download_page(&self) -> &'static str {
+        "https://archive.ics.uci.edu/dataset/117/census+income+kdd"
+    }
+    fn expected_files(&self) -> &'static str {
+        "census-income.data and census-income.test (or one census-income.sample)"
+    }
+    fn chain(&self) -> &'static [(&'static str, TaskKind)] {
+        &[
+            ("income_50k", TaskKind::Binary),
+            ("never_married", TaskKind::Binary),
+        ]
+    }
+    fn source_files(&self, folder: &Folder) -> Result<Vec<PathBuf>, DataError> {
+        Files::find(folder).map(|f| f.all())
+    }
+    fn load(
+        &self,
+        spec: &PresetSpec,
+        _: &NoOptions,
+        folder: &Folder,
+        name: String,
+    ) -> Result<Dataset, DataError> {
+        load(spec, folder, name)
+    }
+}
 
 /// The 42 columns of the release, in file order.
 pub const COLUMNS: [&str; 42] = [
@@ -162,7 +200,7 @@ struct Table {
 const PRESET: &str = "census_income";
 
 fn parse_into(path: &Path, t: &mut Table) -> Result<usize, DataError> {
-    let raw = std::fs::read(path).map_err(|e| csvread::read_err(path, e))?;
+    let raw = std::fs::read(path).map_err(|e| read_err(path, e))?;
     let body = String::from_utf8_lossy(&raw);
     let cats = categorical();
     let cat_pos: Vec<usize> = cats
@@ -274,11 +312,10 @@ pub fn load(spec: &PresetSpec, folder: &Folder, name: String) -> Result<Dataset,
     }
     cols.push(Column::new("income_50k".into(), t.income));
     cols.push(Column::new("never_married".into(), t.never_married));
-    let df = DataFrame::new(n, cols).map_err(|e| csvread::read_err(&paths[0], e))?;
+    let df = DataFrame::new(n, cols).map_err(|e| read_err(&paths[0], e))?;
 
-    let chain = PresetName::CensusIncome.task_chain();
     let num: Vec<String> = NUMERIC.iter().map(|s| s.to_string()).collect();
-    let mut layout = csvread::layout(paths[0].display().to_string(), &cats, &num, &chain, spec);
+    let mut layout = spec.layout(paths[0].display().to_string(), &cats, &num)?;
     if let Files::Release { .. } = files {
         let test_rows: Vec<usize> = (sizes[0]..n).collect();
         let (valid, test) =

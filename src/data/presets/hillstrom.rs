@@ -11,14 +11,55 @@
 //! * Chain: visit → conversion → spend (dollars; > 0 exactly when conversion = 1).
 //! * Split: seeded random 8:1:1 (no time column); `split:` overrides.
 //!
-//! Loads exactly what the tabular spec [`super::hillstrom()`] loads.
+//! Loads exactly what the tabular spec [`tabular_spec`] loads.
 
 use std::path::{Path, PathBuf};
 
-use super::{Folder, PresetSpec};
-use crate::data::spec::{DatasetSpec, TabularSpec};
-use crate::data::tabular::{self, read_header};
-use crate::data::{DataError, Dataset};
+use super::common::{Folder, NoOptions, Preset, PresetSpec};
+use crate::data::error::DataError;
+use crate::data::io::read_header;
+use crate::data::spec::{NumericTransform, SplitSpec, TaskSpec, TimeType, DEFAULT_BUCKETS};
+use crate::data::tabular::{self, TabularSpec};
+use crate::data::types::{Dataset, TaskKind};
+
+/// The `hillstrom` preset.
+pub struct Hillstrom;
+
+impl Preset for Hillstrom {
+    type Options = NoOptions;
+
+    fn name(&self) -> &'static str {
+        "hillstrom"
+    }
+    fn default_folder(&self) -> &'static str {
+        "hillstrom"
+    }
+    fn download_page(&self) -> &'static str {
+        "https://blog.minethatdata.com/2008/03/minethatdata-e-mail-analytics-and-data.html"
+    }
+    fn expected_files(&self) -> &'static str {
+        "hillstrom.csv (or the original Kevin_Hillstrom_MineThatData_E-MailAnalytics_DataMiningChallenge_2008.03.20.csv)"
+    }
+    fn chain(&self) -> &'static [(&'static str, TaskKind)] {
+        &[
+            ("visit", TaskKind::Binary),
+            ("conversion", TaskKind::Binary),
+            ("spend", TaskKind::Regression),
+        ]
+    }
+    fn source_files(&self, folder: &Folder) -> Result<Vec<PathBuf>, DataError> {
+        Ok(vec![file(folder)?])
+    }
+    fn load(
+        &self,
+        spec: &PresetSpec,
+        _: &NoOptions,
+        folder: &Folder,
+        name: String,
+    ) -> Result<Dataset, DataError> {
+        load(spec, folder, name)
+    }
+}
 
 /// Categorical feature columns.
 pub const CATEGORICAL: [&str; 7] = [
@@ -47,9 +88,7 @@ pub fn file(folder: &Folder) -> Result<PathBuf, DataError> {
 /// Loads the preset (see the module docs).
 pub fn load(spec: &PresetSpec, folder: &Folder, name: String) -> Result<Dataset, DataError> {
     let path = file(folder)?;
-    let DatasetSpec::Tabular(base) = super::hillstrom() else {
-        unreachable!("hillstrom() is tabular")
-    };
+    let base = tabular_spec();
     let header = read_header(&path)?;
     let alias = !header.iter().any(|c| c == "treatment") && header.iter().any(|c| c == "segment");
     let mut t = TabularSpec {
@@ -75,4 +114,46 @@ pub fn load(spec: &PresetSpec, folder: &Folder, name: String) -> Result<Dataset,
         }
     }
     Ok(ds)
+}
+
+/// Hillstrom's MineThatData e-mail campaign (64,000 customers) as a plain
+/// tabular spec on `$HTL_DATA_DIR/hillstrom/hillstrom.csv`:
+/// `visit -> conversion -> spend`, seeded random 8:1:1 (no time column).
+/// `{preset: hillstrom}` loads the same rows and encoding.
+///
+/// As YAML:
+///
+/// ```yaml
+/// dataset:
+///   name: hillstrom
+///   path: $HTL_DATA_DIR/hillstrom/hillstrom.csv
+///   categorical: [history_segment, mens, womens, zip_code, newbie, channel, treatment]
+///   numeric: [recency, history]
+///   tasks:
+///     - { name: visit, kind: binary }
+///     - { name: conversion, kind: binary }
+///     - { name: spend, kind: regression }
+/// ```
+pub fn tabular_spec() -> TabularSpec {
+    let task = |name: &str, kind| TaskSpec {
+        name: name.into(),
+        kind,
+        column: None,
+    };
+    TabularSpec {
+        name: Some("hillstrom".into()),
+        path: PathBuf::from("$HTL_DATA_DIR/hillstrom/hillstrom.csv"),
+        categorical: CATEGORICAL.iter().map(|s| s.to_string()).collect(),
+        numeric: NUMERIC.iter().map(|s| s.to_string()).collect(),
+        numeric_transform: NumericTransform::Standardize,
+        buckets: DEFAULT_BUCKETS,
+        tasks: vec![
+            task("visit", TaskKind::Binary),
+            task("conversion", TaskKind::Binary),
+            task("spend", TaskKind::Regression),
+        ],
+        time: None,
+        time_type: TimeType::Auto,
+        split: SplitSpec::default(),
+    }
 }

@@ -45,10 +45,71 @@ use std::path::PathBuf;
 
 use polars::prelude::*;
 
-use super::{Folder, PresetName, PresetSpec};
+use serde::{Deserialize, Serialize};
+
+use super::common::{Folder, Preset, PresetSpec};
 use crate::data::csvread::{self, Col, Ty};
 use crate::data::encode::{self, Layout};
-use crate::data::{DataError, Dataset, Role};
+use crate::data::error::{DataError, Role};
+use crate::data::io::read_err;
+use crate::data::types::{Dataset, TaskKind};
+
+/// The `kuairand_pure` preset.
+pub struct KuairandPure;
+
+/// `kuairand_pure`'s own keys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KuairandOptions {
+    /// `clip_seconds:`: clip play time at this many seconds (default: no clipping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_seconds: Option<f64>,
+}
+
+impl Preset for KuairandPure {
+    type Options = KuairandOptions;
+
+    fn name(&self) -> &'static str {
+        "kuairand_pure"
+    }
+    fn default_folder(&self) -> &'static str {
+        "KuaiRand-Pure"
+    }
+    fn download_page(&self) -> &'static str {
+        "https://kuairand.com (files: https://zenodo.org/records/10439422, KuaiRand-Pure)"
+    }
+    fn expected_files(&self) -> &'static str {
+        "log_standard_4_08_to_4_21_pure.csv, log_standard_4_22_to_5_08_pure.csv, user_features_pure.csv and video_features_basic_pure.csv (the release's data/ folder)"
+    }
+    fn chain(&self) -> &'static [(&'static str, TaskKind)] {
+        &[
+            ("is_click", TaskKind::Binary),
+            ("long_view", TaskKind::Binary),
+            ("play_time", TaskKind::Regression),
+        ]
+    }
+    fn validate(&self, options: &KuairandOptions) -> Result<(), DataError> {
+        match options.clip_seconds {
+            Some(c) if !(c.is_finite() && c > 0.0) => Err(DataError::InvalidSpec(format!(
+                "`clip_seconds: {c}` is invalid; give a positive number of seconds"
+            ))),
+            _ => Ok(()),
+        }
+    }
+    fn source_files(&self, folder: &Folder) -> Result<Vec<PathBuf>, DataError> {
+        Ok(Files::find(folder)?.all())
+    }
+    fn load(
+        &self,
+        spec: &PresetSpec,
+        options: &KuairandOptions,
+        folder: &Folder,
+        name: String,
+    ) -> Result<Dataset, DataError> {
+        let (df, layout) = frame(spec, options, folder)?;
+        encode::encode_owned(df, &layout, name)
+    }
+}
 
 /// The two standard logs, in stacking order.
 pub const LOGS: [&str; 2] = [
@@ -175,17 +236,15 @@ fn log_cols() -> Vec<Col> {
     ]
 }
 
-/// Loads the preset (see the module docs).
-pub fn load(spec: &PresetSpec, folder: &Folder, name: String) -> Result<Dataset, DataError> {
-    let (df, layout) = frame(spec, folder)?;
-    encode::encode_owned(df, &layout, name)
-}
-
 /// The joined table (logs in file order, with the derived columns) and its
 /// layout, before encoding.
-pub fn frame(spec: &PresetSpec, folder: &Folder) -> Result<(DataFrame, Layout), DataError> {
+pub fn frame(
+    spec: &PresetSpec,
+    options: &KuairandOptions,
+    folder: &Folder,
+) -> Result<(DataFrame, Layout), DataError> {
     let files = Files::find(folder)?;
-    let preset = PresetName::KuairandPure.as_str();
+    let preset = KuairandPure.name();
     let logs = files
         .logs
         .iter()
@@ -211,7 +270,7 @@ pub fn frame(spec: &PresetSpec, folder: &Folder) -> Result<(DataFrame, Layout), 
     let ujoined = users
         .drop("user_id")
         .and_then(|u| u.take(&uidx))
-        .map_err(|e| csvread::read_err(&files.users, e))?;
+        .map_err(|e| read_err(&files.users, e))?;
 
     // Videos.
     let mut vcols = vec![Col::new("video_id", Role::Key, Ty::Int)];
@@ -225,10 +284,10 @@ pub fn frame(spec: &PresetSpec, folder: &Folder) -> Result<(DataFrame, Layout), 
     let vjoined = videos
         .drop("video_id")
         .and_then(|v| v.take(&vidx))
-        .map_err(|e| csvread::read_err(&files.videos, e))?;
+        .map_err(|e| read_err(&files.videos, e))?;
 
     // Derived columns.
-    let err = |e: PolarsError| csvread::read_err(&files.logs[0], e);
+    let err = |e: PolarsError| read_err(&files.logs[0], e);
     let f64col = |frame: &DataFrame, c: &str| -> Result<Vec<Option<f64>>, DataError> {
         let s = frame
             .column(c)
@@ -237,7 +296,7 @@ pub fn frame(spec: &PresetSpec, folder: &Folder) -> Result<(DataFrame, Layout), 
         Ok(s.f64().map_err(err)?.iter().collect())
     };
     let play_ms = f64col(&df, "play_time_ms")?;
-    let clip = spec.clip_seconds.unwrap_or(f64::INFINITY);
+    let clip = options.clip_seconds.unwrap_or(f64::INFINITY);
     let play: Vec<Option<f64>> = play_ms
         .iter()
         .map(|v| v.map(|ms| (ms / 1000.0).min(clip)))
@@ -265,8 +324,7 @@ pub fn frame(spec: &PresetSpec, folder: &Folder) -> Result<(DataFrame, Layout), 
     df = df.hstack(vjoined.columns()).map_err(err)?;
     debug_assert_eq!(df.height(), n);
 
-    let chain = PresetName::KuairandPure.task_chain();
-    let mut layout = csvread::layout(
+    let mut layout = spec.layout(
         format!(
             "{} (+ {}, {}, {})",
             files.logs[0].display(),
@@ -276,9 +334,7 @@ pub fn frame(spec: &PresetSpec, folder: &Folder) -> Result<(DataFrame, Layout), 
         ),
         &categorical(),
         &numeric(),
-        &chain,
-        spec,
-    );
+    )?;
     layout.time = Some("time_ms".into());
     Ok((df, layout))
 }
@@ -291,7 +347,7 @@ fn join_index(
     key: &str,
     path: &std::path::Path,
 ) -> Result<IdxCa, DataError> {
-    let err = |e: PolarsError| csvread::read_err(path, e);
+    let err = |e: PolarsError| read_err(path, e);
     let tkeys = table.column(key).map_err(err)?.i64().map_err(err)?.clone();
     let mut map: PlHashMap<i64, IdxSize> = PlHashMap::default();
     for (i, k) in tkeys.iter().enumerate() {

@@ -1,0 +1,219 @@
+//! The zoo: one entry per folder, presets from the folders, validation through the list.
+
+use serde_yaml::{Mapping, Value};
+
+use super::*;
+use crate::data::TaskKind::{Binary, Regression};
+use crate::model::testutil::info;
+use rand::SeedableRng;
+
+fn get<'a>(m: &'a Mapping, k: &str) -> Option<&'a Value> {
+    m.get(Value::from(k))
+}
+
+fn widths(w: &[u64]) -> Value {
+    Value::Sequence(w.iter().map(|&x| Value::from(x)).collect())
+}
+
+fn resolve_err(model: &str, options: &str) -> String {
+    (find_model(model).unwrap().resolve)(&serde_yaml::from_str(options).unwrap())
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn the_list_names_every_folder_once_in_order() {
+    let names: Vec<&str> = registry().iter().map(|e| e.name).collect();
+    assert_eq!(
+        names,
+        [
+            "htlnet",
+            "dnn",
+            "shared_bottom",
+            "mmoe",
+            "ple",
+            "adatt",
+            "esmm",
+            "aitm"
+        ]
+    );
+    for e in registry() {
+        let readme = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(e.folder)
+            .join("README.md");
+        assert!(readme.is_file(), "{}: {}", e.name, readme.display());
+        assert!(!e.theta_s.is_empty() && !e.summary.is_empty());
+    }
+}
+
+#[test]
+fn mtreclib_mmoe_and_ple() {
+    let (o, t) = preset("mmoe", "mtreclib").unwrap();
+    assert_eq!(get(&o, "embed_dim"), Some(&Value::from(128u64)));
+    assert_eq!(get(&o, "n_experts"), Some(&Value::from(8u64)));
+    assert_eq!(get(&o, "expert"), Some(&widths(&[512, 256])));
+    assert_eq!(get(&o, "tower"), Some(&widths(&[128, 64])));
+    assert_eq!(get(&o, "dropout"), Some(&Value::from(0.2)));
+    assert!(get(&o, "bottom").is_none(), "only keys the model has");
+    assert_eq!(get(&t, "lr"), Some(&Value::from(1e-3)));
+    assert_eq!(get(&t, "batch_size"), Some(&Value::from(2048u64)));
+    let (p, _) = preset("ple", "mtreclib").unwrap();
+    assert_eq!(get(&p, "levels"), Some(&Value::from(2u64)));
+    assert_eq!(get(&p, "shared_experts"), Some(&Value::from(4u64)));
+    assert_eq!(get(&p, "specific_experts"), Some(&Value::from(4u64)));
+    let (sb, _) = preset("shared_bottom", "mtreclib").unwrap();
+    assert_eq!(get(&sb, "bottom"), Some(&widths(&[512, 256])));
+}
+
+#[test]
+fn aitm_official() {
+    let (o, t) = preset("aitm", "aitm_official").unwrap();
+    assert_eq!(get(&o, "embed_dim"), Some(&Value::from(5u64)));
+    assert_eq!(get(&o, "tower"), Some(&widths(&[128, 64, 32])));
+    assert_eq!(get(&o, "alpha_cal"), Some(&Value::from(0.6)));
+    assert_eq!(get(&t, "batch_size"), Some(&Value::from(2000u64)));
+    let (m, _) = preset("mmoe", "aitm_official").unwrap();
+    assert!(get(&m, "alpha_cal").is_none());
+}
+
+#[test]
+fn every_folder_has_every_preset_with_only_its_own_keys() {
+    for e in registry() {
+        let all: Mapping = serde_yaml::from_str(e.presets_yaml)
+            .unwrap_or_else(|err| panic!("{}/presets.yaml: {err}", e.folder));
+        let libs: Vec<&str> = all.keys().filter_map(Value::as_str).collect();
+        assert_eq!(
+            libs, PRESETS,
+            "{}/presets.yaml lists every library",
+            e.folder
+        );
+        let defaults = (e.defaults)();
+        for name in PRESETS {
+            let (o, _) = preset(e.name, name).unwrap();
+            for k in o.keys() {
+                assert!(
+                    defaults.as_mapping().unwrap().contains_key(k),
+                    "{} {name}: {k:?}",
+                    e.name
+                );
+            }
+            (e.resolve)(&Value::Mapping(o))
+                .unwrap_or_else(|err| panic!("{} {name}: {err}", e.name));
+        }
+    }
+}
+
+#[test]
+fn preset_errors_name_the_valid_presets_and_models() {
+    assert_eq!(
+        preset("mmoe", "fuxictr").unwrap_err().to_string(),
+        "unknown preset `fuxictr`; valid presets: mtreclib, aitm_official"
+    );
+    assert_eq!(
+        preset("mmoee", "mtreclib").unwrap_err().to_string(),
+        "unknown model `mmoee`; registered models: htlnet, dnn, shared_bottom, mmoe, ple, adatt, esmm, aitm"
+    );
+}
+
+/// The reproductions of issue 14 (accepted before, panicking or training a broken model):
+/// each is now an option error naming the key, the value and the range.
+#[test]
+fn issue_14_reproductions_are_option_errors() {
+    assert_eq!(
+        resolve_err("htlnet", "{embed_dim: 0}"),
+        "`embed_dim: 0` must be at least 1"
+    );
+    assert_eq!(
+        resolve_err("shared_bottom", "{embed_dim: 0}"),
+        "`embed_dim: 0` must be at least 1"
+    );
+    for model in ["htlnet", "shared_bottom", "mmoe", "dnn"] {
+        for d in ["1.0", "1.5"] {
+            let v = if d == "1.0" { "1" } else { d };
+            assert_eq!(
+                resolve_err(model, &format!("{{dropout: {d}}}")),
+                format!("`dropout: {v}` must be in [0, 1)"),
+                "{model}"
+            );
+        }
+    }
+    assert_eq!(
+        resolve_err("htlnet", "{tower: [0]}"),
+        "`tower: [0]` must be a non-empty list of widths, each at least 1"
+    );
+    assert_eq!(
+        resolve_err("shared_bottom", "{tower: [0]}"),
+        "`tower: [0]` must be a list of widths, each at least 1"
+    );
+    assert_eq!(
+        resolve_err("shared_bottom", "{bottom: [8, 0]}"),
+        "`bottom: [8, 0]` must be a list of widths, each at least 1"
+    );
+    assert_eq!(
+        resolve_err("htlnet", "{architecture: shared_bottom, bottom: [0]}"),
+        "`bottom: [0]` must be a list of widths, each at least 1"
+    );
+    assert_eq!(
+        resolve_err("htlnet", "{tau_every: 0}"),
+        "`tau_every: 0` must be at least 1"
+    );
+    assert_eq!(
+        resolve_err("htlnet", "{tau_min: -1}"),
+        "`tau_min: -1` must be a finite number > 0"
+    );
+    assert_eq!(
+        resolve_err("aitm", "{alpha_cal: -1.0}"),
+        "`alpha_cal: -1` must be a finite number ≥ 0"
+    );
+    assert_eq!(
+        resolve_err("htlnet", "{ifu: dot}"),
+        "`ifu: dot` is not valid; use one of: attention, concat, none"
+    );
+}
+
+#[test]
+fn htlnet_shared_bottom_architecture_builds_a_shared_bottom_network() {
+    let dev = Device::flex();
+    let kinds = [Binary, Regression];
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let v: Value = serde_yaml::from_str(
+        "{architecture: shared_bottom, embed_dim: 4, bottom: [8], tower: [4], dropout: 0.1}",
+    )
+    .unwrap();
+    let m = build_model("htlnet", &v, &info(&kinds), &mut rng, &dev).unwrap();
+    let AnyModel::SharedBottom(sb) = &m else {
+        panic!("expected a Shared-Bottom network")
+    };
+    // The same network as `model: shared_bottom` with the same options and seed.
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let v: Value =
+        serde_yaml::from_str("{embed_dim: 4, bottom: [8], tower: [4], dropout: 0.1}").unwrap();
+    let direct = build_model("shared_bottom", &v, &info(&kinds), &mut rng, &dev).unwrap();
+    assert_eq!(sb.num_params(), direct.num_params());
+    assert_eq!(m.shared_param_ids().len(), direct.shared_param_ids().len());
+    // HtlNet's own build refuses it rather than silently building HTLNet.
+    let c: crate::htlnet::HtlNetConfig = serde_yaml::from_value(v.clone()).unwrap_or_default();
+    let c = crate::htlnet::HtlNetConfig {
+        architecture: "shared_bottom".into(),
+        ..c
+    };
+    let e = <crate::htlnet::HtlNetModel as ModelDef>::build(&c, &info(&kinds), &mut rng, &dev)
+        .unwrap_err();
+    assert!(e.to_string().contains("src/zoo/ablation.rs"), "{e}");
+}
+
+#[test]
+fn build_errors_name_the_model_and_the_key() {
+    let dev = Device::flex();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let v: Value = serde_yaml::from_str("{dropout: 2}").unwrap();
+    let e = build_model("mmoe", &v, &info(&[Binary, Regression]), &mut rng, &dev).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "model `mmoe`, key `options`: `dropout: 2` must be in [0, 1)"
+    );
+    let e = build_model("nope", &v, &info(&[Binary]), &mut rng, &dev).unwrap_err();
+    assert!(e
+        .to_string()
+        .starts_with("unknown model `nope`; registered models: htlnet"));
+}
