@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::common::{
     as_pred, binary_flags, check_at_least, check_dropout, check_enum, check_widths,
 };
-use crate::htlnet::ifu::Ifu;
+use crate::model::fusion::Ifu;
 use crate::model::blocks::{dropout, linear, FieldEmbedding, Mlp, Tower};
 use crate::model::{
     check_range, Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput,

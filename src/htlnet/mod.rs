@@ -3,7 +3,8 @@
 //! `htl` strategy in [`crate::optim`]. See `README.md` beside this file for the equations,
 //! every option and what the paper leaves unknown.
 
-pub mod ifu;
+/// The Information Fusion Unit: the shared fusion block (also used by AITM).
+pub use crate::model::fusion as ifu;
 pub mod leu;
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,7 @@
 
 pub mod blocks;
 pub mod def;
+pub mod fusion;
 pub mod presets;
 
 pub use def::{

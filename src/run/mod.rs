@@ -565,19 +565,9 @@ pub fn write_summaries(
     Ok(md)
 }
 
-fn git(args: &[&str]) -> Option<Vec<u8>> {
-    std::process::Command::new("git")
-        .arg("-C")
-        .arg(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| o.stdout)
-}
-
-/// Writes `manifest.json`: provenance (git revision, versions, backend, machine, start and
-/// end), the task chain of `data`, the variants and every cell of `exp`.
+/// Writes `manifest.json`: provenance (the revision and versions this binary was built
+/// from, backend, machine, start and end), the task chain of `data`, the variants and every
+/// cell of `exp`.
 pub fn write_manifest(
     store: &ResultStore,
     exp: &Experiment,
@@ -586,22 +576,23 @@ pub fn write_manifest(
     started: &str,
     ended: Option<&str>,
 ) -> Result<(), StoreError> {
-    // The revision of the source this binary was built from.
-    let git_revision = git(&["rev-parse", "HEAD"])
-        .map(|o| String::from_utf8_lossy(&o).trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let git_dirty = git(&["status", "--porcelain", "--untracked-files=no"]).map(|o| !o.is_empty());
+    // The revision of the source this binary was built from, recorded by build.rs (not the
+    // repository state when it runs).
+    use crate::build_info as bi;
+    let git_revision = bi::GIT_REVISION.to_string();
+    let git_dirty = match bi::GIT_DIRTY {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    };
     let host = std::fs::read_to_string("/etc/hostname")
         .unwrap_or_default()
         .trim()
         .to_string();
     let crates = [
-        ("burn", "0.22.1"),
-        ("polars", "0.55"),
-        (
-            "rustc",
-            option_env!("RUSTC_VERSION").unwrap_or("see Cargo.lock"),
-        ),
+        ("burn", bi::BURN_VERSION),
+        ("polars", bi::POLARS_VERSION),
+        ("rustc", bi::RUSTC_VERSION),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

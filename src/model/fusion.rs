@@ -1,4 +1,7 @@
-//! Information Fusion Unit (SPEC §2): fuses the set of what preceding tasks pass on.
+//! Attention / concatenation fusion of a set of vectors: HTLNet's Information Fusion Unit
+//! (SPEC §2; `htlnet::ifu` is this module) and AITM's adaptive information transfer, which uses
+//! the same attention formula. It lives among the shared blocks so that neither model folder
+//! imports the other.
 //!
 //! ```text
 //! attention: a_j = softmax_j(<W2 u_j, W3 u_j> / sqrt(k));  fused = Σ_j a_j W1 u_j
@@ -12,7 +15,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use crate::model::blocks::linear;
+use super::blocks::linear;
 
 /// One IFU over a set of `m` items of width `d_in`, output width `k`.
 #[derive(Module, Debug)]
