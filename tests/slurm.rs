@@ -235,7 +235,15 @@ fn a_cancelled_task_leaves_no_result_and_the_resubmission_completes_it() {
     wait_until("the slow task runs", 120, || {
         queue(&jobs).get(&task).map(String::as_str) == Some("RUNNING")
     });
-    std::thread::sleep(Duration::from_millis(1500));
+    // While it trains, `htl status` says so (and the sweep is not complete).
+    let st = htl(&cache, &["status", out_s]);
+    assert_eq!(st.status.code(), Some(1));
+    assert!(
+        text(&st).contains(&format!("running  {slow_id} [task {task}]")),
+        "{}",
+        text(&st)
+    );
+    std::thread::sleep(Duration::from_millis(1000));
     let s = Command::new("scancel").arg(&task).status().unwrap();
     assert!(s.success());
     wait_until("every task ended", 120, || {

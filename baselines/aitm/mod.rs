@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::common::{
     as_pred, binary_flags, check_at_least, check_dropout, check_enum, check_widths,
 };
-use crate::model::fusion::Ifu;
 use crate::model::blocks::{dropout, linear, FieldEmbedding, Mlp, Tower};
+use crate::model::fusion::Ifu;
 use crate::model::{
     check_range, Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput,
     MultiTaskModel, OptionError, RangeKind,
