@@ -184,7 +184,6 @@ pub fn run_experiment_with(
     opts: &RunOptions,
     trainer: &dyn CellTrainer,
 ) -> Result<RunSummary, RunError> {
-    let device = &dev.device;
     let root = opts
         .out
         .clone()
@@ -278,32 +277,23 @@ pub fn run_experiment_with(
             }
             epoch_bar.set_message(id.clone());
             let progress = |e: usize, _max: usize| epoch_bar.set_position(e as u64);
-            let t0 = Instant::now();
-            let result = panics::catch_quietly(|| trainer.train(cell, data, device, &progress))
-                .unwrap_or_else(|panic| Err(TrainError::Other(panic)));
-            let secs = t0.elapsed().as_secs_f64();
-            let written = match &result {
-                Ok(out) => write_cell(
-                    &store,
-                    id,
-                    cell,
-                    &task_names,
-                    out,
-                    secs,
-                    opts.save_predictions,
-                    dev,
-                ),
-                Err(e) => write_failed(&store, id, cell, &e.to_string()),
-            };
-            let mut failed = failed.lock().unwrap_or_else(|p| p.into_inner());
-            if let Err(e) = &result {
+            let ended = train_and_store(
+                &store,
+                id,
+                cell,
+                data,
+                dev,
+                trainer,
+                opts.save_predictions,
+                &progress,
+            );
+            if let Err(e) = ended {
+                if let CellFailure::Training(why) = &e {
+                    bar.println(format!("cell {id} failed: {why}"));
+                }
+                let mut failed = failed.lock().unwrap_or_else(|p| p.into_inner());
                 failed.push((id.clone(), e.to_string()));
-                bar.println(format!("cell {id} failed: {e}"));
             }
-            if let Err(e) = written {
-                failed.push((id.clone(), format!("writing results: {e}")));
-            }
-            drop(failed);
             epoch_bar.finish_and_clear();
             done.fetch_add(1, Ordering::Relaxed);
             bar.inc(1);
@@ -322,7 +312,65 @@ pub fn run_experiment_with(
     })
 }
 
-fn matches_only(c: &CellConfig, only: &[String]) -> bool {
+/// Why [`train_and_store`] did not leave a finished cell.
+#[derive(Debug, thiserror::Error)]
+pub enum CellFailure {
+    /// Training failed (an error, divergence or panic); `failed.json` holds the reason
+    /// (unless writing it failed too).
+    #[error("{0}")]
+    Training(String),
+    /// Training succeeded but the results could not be written.
+    #[error("writing results: {0}")]
+    Write(StoreError),
+}
+
+/// Trains ONE cell and writes its results into `store` — the code path every cell of
+/// `htl run` takes, also used by `htl run-cell` (one SLURM array task): a training error or
+/// panic is stored as `failed.json`; on success `config.yaml`, `curves.csv`, `cell.json`
+/// (and the optional files) are written atomically, `metrics.json` last.
+#[allow(clippy::too_many_arguments)]
+pub fn train_and_store(
+    store: &ResultStore,
+    id: &str,
+    cell: &CellConfig,
+    data: &Dataset,
+    dev: &DeviceChoice,
+    trainer: &dyn CellTrainer,
+    save_predictions: bool,
+    progress: crate::train::Progress,
+) -> Result<(), CellFailure> {
+    let task_names: Vec<String> = data.tasks.tasks().iter().map(|t| t.name.clone()).collect();
+    let t0 = Instant::now();
+    let result = panics::catch_quietly(|| trainer.train(cell, data, &dev.device, progress))
+        .unwrap_or_else(|panic| Err(TrainError::Other(panic)));
+    let secs = t0.elapsed().as_secs_f64();
+    match result {
+        Ok(out) => write_cell(
+            store,
+            id,
+            cell,
+            &task_names,
+            &out,
+            secs,
+            save_predictions,
+            dev,
+        )
+        .map_err(CellFailure::Write),
+        Err(e) => {
+            let why = e.to_string();
+            match write_failed(store, id, cell, &why) {
+                Ok(()) => Err(CellFailure::Training(why)),
+                Err(w) => Err(CellFailure::Training(format!(
+                    "{why} (and its failed.json could not be written: {w})"
+                ))),
+            }
+        }
+    }
+}
+
+/// Whether `c` is selected by `--only` (empty = every cell): its variant label, model name
+/// or seed is one of `only`.
+pub fn matches_only(c: &CellConfig, only: &[String]) -> bool {
     only.is_empty()
         || only.iter().any(|o| {
             o == &c.variant
@@ -417,7 +465,10 @@ fn write_failed(
     )
 }
 
-fn write_manifest(
+/// Writes `manifest.json`: provenance (the revision and versions this binary was built
+/// from, backend, machine, start and end), the task chain of `data`, the variants and every
+/// cell of `exp`.
+pub fn write_manifest(
     store: &ResultStore,
     exp: &Experiment,
     data: &Dataset,
