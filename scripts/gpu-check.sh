@@ -7,8 +7,9 @@
 # Sized for at most 8 minutes on one H200 (HTL_GPU_BUDGET_S, default 420 s, bounds the
 # stages; each stage also has its own timeout). In order:
 #   0. fail fast, with one line, if a tool, the NVIDIA driver, the CUDA driver library
-#      (libcuda.so.1 + cuInit) or torch is missing; unpack the binaries (xz, else Python's
-#      lzma); print device, driver and versions (env.txt);
+#      (libcuda.so.1 + cuInit), torch 2.11 with CUDA, or a bundle file is missing; unpack the
+#      binaries (xz, else Python's lzma; sha256-checked); print device, driver and versions
+#      (env.txt);
 #   1. the per-step benchmark (`htl bench --device ...`, HTLNet and MMoE, plain and with the
 #      HTL adjustment) on cuda:0 (native CubeCL CUDA backend) and on libtorch-cuda:0 (tch
 #      against this machine's torch), and the PyTorch reference
@@ -30,11 +31,8 @@ T0=$(date +%s)
 die() { echo "gpu-check: FAILED: $*" >&2; exit 2; }
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 
-# ---- 0. preconditions (cheap, in this order; the first that fails ends the check) ----------
-for f in bin/htl-cuda.xz bin/htl-tch.xz experiments/gpu_check.yaml experiments/gpu_1m.yaml \
-    benches/pytorch_reference.py benches/models.py gpu_summary.py reference/quickstart-cells.csv BUNDLE.txt; do
-    [ -f "$HERE/$f" ] || die "the bundle is incomplete: $HERE/$f is missing; rebuild it with scripts/gpu-bundle.sh"
-done
+# ---- 0. preconditions (cheap; the machine first, then the bundle; the first that fails ends
+# the check with one line and exit code 2) ---------------------------------------------------
 command -v timeout >/dev/null || die "coreutils' timeout not found; install coreutils"
 PY="${PYTHON:-python3}"
 command -v "$PY" >/dev/null || die "python3 not found (set PYTHON=...); the check needs the Python that has torch 2.11.0"
@@ -59,9 +57,10 @@ if n.value < 1:
     print("libcuda.so.1 sees no GPU (cuDeviceGetCount = 0)"); sys.exit(1)
 print(f"cuda_driver_api={v.value // 1000}.{v.value % 1000 // 10} gpus={n.value}")
 PY
-)" || die "$cuda_info"
+)" || die "$(tail -n 1 <<<"$cuda_info")"
 torch_info="$("$PY" - 2>&1 <<'PY'
-import os, sys
+import os, sys, warnings
+warnings.filterwarnings("ignore")  # torch warns on stderr when CUDA cannot initialise
 try:
     import torch
 except Exception as e:
@@ -73,8 +72,12 @@ if not torch.cuda.is_available():
     print(f"torch {torch.__version__} (CUDA {torch.version.cuda}) cannot use the GPU (torch.cuda.is_available() is False); install the CUDA build of torch 2.11.0"); sys.exit(1)
 print(f"torch={torch.__version__} torch_cuda={torch.version.cuda} torch_lib={os.path.join(os.path.dirname(torch.__file__), 'lib')} torch_device={torch.cuda.get_device_name(0).replace(' ', '_')}")
 PY
-)" || die "$torch_info"
+)" || die "$(tail -n 1 <<<"$torch_info")"
 TORCH_LIB="$(sed -n 's/.*torch_lib=\([^ ]*\).*/\1/p' <<<"$torch_info")"
+for f in bin/htl-cuda.xz bin/htl-tch.xz experiments/gpu_check.yaml experiments/gpu_1m.yaml \
+    benches/pytorch_reference.py benches/models.py gpu_summary.py reference/quickstart-cells.csv BUNDLE.txt; do
+    [ -f "$HERE/$f" ] || die "the bundle is incomplete: $HERE/$f is missing; rebuild it with scripts/gpu-bundle.sh"
+done
 
 mkdir -p "$RES/bin" "$RES/logs" "$RES/runs" || die "cannot create the results folder $RES; set HTL_GPU_OUT to a writable folder"
 for b in htl-cuda htl-tch; do
