@@ -33,7 +33,7 @@ JOBS="${HTL_BUILD_JOBS:-1}"
 LIMIT=$((64 * 1024 * 1024))
 
 die() { echo "gpu-bundle: $*" >&2; exit 1; }
-for t in cargo xz strip sha256sum python3; do
+for t in cargo xz strip readelf sha256sum python3; do
     command -v "$t" >/dev/null || die "$t not found; install it (xz-utils, binutils, coreutils, python3, a Rust toolchain)"
 done
 

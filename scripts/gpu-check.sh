@@ -80,6 +80,10 @@ for f in bin/htl-cuda.xz bin/htl-tch.xz experiments/gpu_check.yaml experiments/g
 done
 
 mkdir -p "$RES/bin" "$RES/logs" "$RES/runs" || die "cannot create the results folder $RES; set HTL_GPU_OUT to a writable folder"
+RES="$(cd "$RES" && pwd)"
+# Nothing is written into the bundle (it may be read-only); every run regenerates its data
+# (--no-cache below), so the backends' wall times include the same work.
+export HTL_CACHE_DIR="$RES/cache"
 for b in htl-cuda htl-tch; do
     if command -v xz >/dev/null; then
         xz -dc "$HERE/bin/$b.xz" >"$RES/bin/$b.tmp" || die "xz could not unpack $HERE/bin/$b.xz; rebuild the bundle"
@@ -128,13 +132,13 @@ stage() {
     local name="$1" cap="$2"; shift 2
     local budget t st
     budget=$(left)
-    [ "$budget" -gt "$cap" ] && budget=$cap
     if [ "$budget" -lt 10 ]; then
         echo "gpu-check: $name skipped: the time budget is spent"
         echo "$name,$(date +%s.%N),$(date +%s.%N),skipped" >>"$RES/stages.csv"
         status_all=1
         return
     fi
+    [ "$budget" -gt "$cap" ] && budget=$cap
     echo "gpu-check: $name (at most ${budget}s) ..."
     t=$(date +%s.%N)
     timeout -k 5 "$budget" "$@" >"$RES/logs/$name.txt" 2>&1
@@ -149,8 +153,8 @@ stage() {
 }
 
 cd "$HERE" || die "cannot enter $HERE"
-Q=(experiments/gpu_check.yaml --quiet --no-report)
-M=(experiments/gpu_1m.yaml --quiet --no-report)
+Q=(experiments/gpu_check.yaml --quiet --no-report --no-cache)
+M=(experiments/gpu_1m.yaml --quiet --no-report --no-cache)
 # ---- 1. per-step benchmark, one process per configuration (first: the figures that matter most) -----------------------------------
 B=(--batch 2048 --fields 20 --vocab 10000 --dim 16 --steps 30 --warmup 10 --threads "$(nproc)")
 for mg in htlnet:sum htlnet:htl mmoe:sum mmoe:htl; do
