@@ -65,6 +65,10 @@ try:
     import torch
 except Exception as e:
     print(f"PyTorch is not importable by {sys.executable} ({type(e).__name__}: {e}); install torch==2.11.0 (CUDA build) or set PYTHON to the Python that has it"); sys.exit(1)
+try:
+    import numpy  # noqa: F401  (benches/pytorch_reference.py needs it)
+except Exception as e:
+    print(f"numpy is not importable by {sys.executable} ({type(e).__name__}: {e}); the PyTorch reference needs it: install numpy"); sys.exit(1)
 ver = torch.__version__.split("+")[0]
 if not ver.startswith("2.11."):
     print(f"torch {torch.__version__} found, but the bundled libtorch binary was built against torch 2.11.0; install torch==2.11.0 or rebuild the bundle for this version"); sys.exit(1)
