@@ -15,7 +15,7 @@ use burn::tensor::Tensor;
 
 use crate::model::blocks::FieldEmbedding;
 use crate::model::{Batch, ForwardCtx, ModelOutput, MultiTaskModel, Pred};
-use crate::optim::{combined, grad_stats, GradStat, GradientStrategy};
+use crate::optim::{combined, grad_stats_groups, GradStat, GradientStrategy};
 use crate::zoo::AnyModel;
 
 struct RankVisitor(Vec<(ParamId, usize)>);
@@ -85,12 +85,23 @@ pub struct HeadsPass {
     pub trunk_rng: rand_chacha::ChaCha8Rng,
 }
 
-/// Gram matrix of per-task gradients of a [`FieldEmbedding`], computed on the host from the
+/// Gram matrix of per-task gradients of a [`FieldEmbedding`] (all its tensors together): the
+/// sum of [`sparse_grams`].
+pub fn sparse_gram(emb: &FieldEmbedding, batch: &Batch, act: &[Vec<Tensor<2>>]) -> Vec<Vec<f64>> {
+    crate::optim::sum_grams(&sparse_grams(emb, batch, act))
+}
+
+/// One Gram matrix of per-task gradients per tensor of a [`FieldEmbedding`] (every table in
+/// order, then the numeric projection's weight and bias), computed on the host from the
 /// activation gradients `act[t][0]` (`[batch, n_fields * dim]`): each table's gradient is the
 /// scatter-add of its field's rows into the looked-up indices, so inner products run over the
 /// rows the batch touched only; the numeric projection's weight and bias gradients are
 /// `numᵀ g` and `Σ_b g`.
-pub fn sparse_gram(emb: &FieldEmbedding, batch: &Batch, act: &[Vec<Tensor<2>>]) -> Vec<Vec<f64>> {
+pub fn sparse_grams(
+    emb: &FieldEmbedding,
+    batch: &Batch,
+    act: &[Vec<Tensor<2>>],
+) -> Vec<Vec<Vec<f64>>> {
     let n = act.len();
     let d = emb.dim;
     let width = emb.out_dim();
@@ -104,8 +115,9 @@ pub fn sparse_gram(emb: &FieldEmbedding, batch: &Batch, act: &[Vec<Tensor<2>>]) 
                 .unwrap_or_else(|_| vec![0.0; b * width])
         })
         .collect();
-    let mut k = vec![vec![0.0f64; n]; n];
+    let mut grams: Vec<Vec<Vec<f64>>> = Vec::new();
     let mut add_block = |blocks: &[Vec<f32>]| {
+        let mut k = vec![vec![0.0f64; n]; n];
         for i in 0..n {
             for j in i..n {
                 let dot: f64 = blocks[i]
@@ -119,6 +131,7 @@ pub fn sparse_gram(emb: &FieldEmbedding, batch: &Batch, act: &[Vec<Tensor<2>>]) 
                 }
             }
         }
+        grams.push(k);
     };
     let max_vocab = emb
         .tables
@@ -178,9 +191,12 @@ pub fn sparse_gram(emb: &FieldEmbedding, batch: &Batch, act: &[Vec<Tensor<2>>]) 
                 out
             })
             .collect();
-        add_block(&blocks);
+        let weights: Vec<Vec<f32>> = blocks.iter().map(|o| o[..m * d].to_vec()).collect();
+        let biases: Vec<Vec<f32>> = blocks.iter().map(|o| o[m * d..].to_vec()).collect();
+        add_block(&weights);
+        add_block(&biases);
     }
-    k
+    grams
 }
 
 /// Holds the parameter bookkeeping needed by per-task steps.
@@ -246,31 +262,28 @@ impl Stepper {
         if let Some(emb) = model.embedding_trunk() {
             // Embedding-only trunk: Gram on the touched rows (host), then one backward of the
             // combined activation gradient through the embedding.
-            let gram = sparse_gram(emb, batch, &pass.act);
-            let a = strategy.adjust(&gram, &mut ctx.rng);
-            let coeffs = combined(&a);
-            let comb = pass
-                .act
-                .iter()
-                .zip(&coeffs)
-                .map(|(g, c)| g[0].clone().mul_scalar(*c as f32))
-                .reduce(|x, y| x + y)
-                .expect("tasks");
+            // One Gram per tensor; when every group gets the same combination (every
+            // strategy but per-tensor MetaBalance) this is the earlier single-Gram path.
+            let grams = sparse_grams(emb, batch, &pass.act);
+            let a = strategy.adjust_groups(&grams, &mut ctx.rng);
+            let coeffs: Vec<Vec<f64>> = a.iter().map(|ap| combined(ap)).collect();
+            let comb = embedding_combination(emb, &pass.act, &coeffs);
             let surrogate = (pass.z[0].clone() * comb.autodiff()).sum();
             let mut grads = surrogate.backward();
             let ids: Vec<ParamId> = self.shared.iter().map(|(id, _)| *id).collect();
-            let shared_gp = GradientsParams::from_params(&mut grads, &model, &ids);
+            let mut shared_gp = GradientsParams::from_params(&mut grads, &model, &ids);
+            fix_numeric_bias(emb, &pass.act, &coeffs, &mut shared_gp);
             let mut gp = pass.gp;
             add_into(&mut gp, shared_gp, &self.shared);
-            let stats = want_stats.then(|| grad_stats(&gram, &a, self.target.min(n - 1)));
+            let stats = want_stats.then(|| grad_stats_groups(&grams, &a, self.target.min(n - 1)));
             return (optim.step(lr, model, gp), pass.values, stats);
         }
         let per_task = self.per_task_params(&model, batch, ctx.step, &pass);
         let (values, mut gp) = (pass.values, pass.gp);
-        let gram = self.gram(&per_task);
-        let a = strategy.adjust(&gram, &mut ctx.rng);
-        let coeffs = combined(&a);
-        for (id, rank) in &self.shared {
+        let grams = self.gram_groups(&per_task);
+        let a = strategy.adjust_groups(&grams, &mut ctx.rng);
+        for ((id, rank), ap) in self.shared.iter().zip(&a) {
+            let coeffs = combined(ap);
             match rank {
                 1 => combine_param::<1>(&mut gp, &per_task, &coeffs, *id),
                 2 => combine_param::<2>(&mut gp, &per_task, &coeffs, *id),
@@ -278,7 +291,7 @@ impl Stepper {
                 _ => {}
             }
         }
-        let stats = want_stats.then(|| grad_stats(&gram, &a, self.target.min(n - 1)));
+        let stats = want_stats.then(|| grad_stats_groups(&grams, &a, self.target.min(n - 1)));
         (optim.step(lr, model, gp), values, stats)
     }
 
@@ -404,6 +417,55 @@ impl Stepper {
         (pass.values, pass.gp, per_task)
     }
 
+    /// One Gram matrix per shared parameter tensor (in [`Self::shared_params`] order):
+    /// `K_p[i][j] = <G_i[p], G_j[p]>`, a missing gradient counting as zero. One host read.
+    pub fn gram_groups(&self, per_task: &[GradientsParams]) -> Vec<Vec<Vec<f64>>> {
+        let n = per_task.len();
+        let mut blocks: Vec<Tensor<1>> = Vec::with_capacity(self.shared.len());
+        for (id, rank) in &self.shared {
+            let size = self.size_of(per_task, *id, *rank);
+            let rows: Vec<Tensor<1>> = per_task
+                .iter()
+                .map(|gp| {
+                    let flat = match rank {
+                        1 => gp.get::<1>(*id),
+                        2 => gp.get::<2>(*id).map(|t| t.flatten::<1>(0, 1)),
+                        3 => gp.get::<3>(*id).map(|t| t.flatten::<1>(0, 2)),
+                        _ => None,
+                    };
+                    flat.unwrap_or_else(|| {
+                        Tensor::zeros([size.unwrap_or(1)], &self.device_of(per_task))
+                    })
+                })
+                .collect();
+            let m: Tensor<2> = Tensor::stack(rows, 0);
+            blocks.push(m.clone().matmul(m.transpose()).flatten::<1>(0, 1));
+        }
+        if blocks.is_empty() {
+            return Vec::new();
+        }
+        let v = Tensor::cat(blocks, 0)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap_or_default();
+        (0..self.shared.len())
+            .map(|p| {
+                (0..n)
+                    .map(|i| {
+                        (0..n)
+                            .map(|j| v.get(p * n * n + i * n + j).map_or(0.0, |x| *x as f64))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The shared parameters (θ_s) with their tensor rank, in the order of the groups.
+    pub fn shared_params(&self) -> &[(ParamId, usize)] {
+        &self.shared
+    }
+
     /// Gram matrix `K[i][j] = <G_i, G_j>` over all shared parameters.
     pub fn gram(&self, per_task: &[GradientsParams]) -> Vec<Vec<f64>> {
         let n = per_task.len();
@@ -457,6 +519,74 @@ impl Stepper {
         }
         burn::tensor::Device::default()
     }
+}
+
+/// The combined activation gradient of an embedding-only trunk, with each field's columns
+/// weighted by its own group's coefficients (`coeffs[p][t]`: tables in order, then the
+/// numeric projection's weight and bias; the numeric columns use the weight's).
+fn embedding_combination(
+    emb: &FieldEmbedding,
+    act: &[Vec<Tensor<2>>],
+    coeffs: &[Vec<f64>],
+) -> Tensor<2> {
+    let uniform = coeffs.windows(2).all(|w| w[0] == w[1]);
+    if uniform {
+        return act
+            .iter()
+            .zip(&coeffs[0])
+            .map(|(g, c)| g[0].clone().mul_scalar(*c as f32))
+            .reduce(|x, y| x + y)
+            .expect("tasks");
+    }
+    let d = emb.dim;
+    let n_fields = emb.n_fields();
+    let device = act[0][0].device();
+    act.iter()
+        .enumerate()
+        .map(|(t, g)| {
+            let col: Vec<f32> = (0..n_fields)
+                .flat_map(|f| std::iter::repeat_n(coeffs[f.min(coeffs.len() - 1)][t] as f32, d))
+                .collect();
+            let w = crate::model::blocks::tensor2(col, 1, n_fields * d, &device);
+            g[0].clone() * w
+        })
+        .reduce(|x, y| x + y)
+        .expect("tasks")
+}
+
+/// When the numeric projection's bias has its own coefficients (per-tensor strategies), its
+/// gradient `Σ_t c_t Σ_b g_t[b, numeric block]` replaces the one the surrogate gave (which
+/// used the weight's coefficients).
+fn fix_numeric_bias(
+    emb: &FieldEmbedding,
+    act: &[Vec<Tensor<2>>],
+    coeffs: &[Vec<f64>],
+    gp: &mut GradientsParams,
+) {
+    let Some(bias) = emb.numeric.as_ref().and_then(|l| l.bias.as_ref()) else {
+        return;
+    };
+    let nb = coeffs.len();
+    if nb < 2 || coeffs[nb - 1] == coeffs[nb - 2] {
+        return;
+    }
+    let d = emb.dim;
+    let off = emb.tables.len() * d;
+    let grad = act
+        .iter()
+        .zip(&coeffs[nb - 1])
+        .map(|(g, c)| {
+            let [b, _] = g[0].dims();
+            g[0].clone()
+                .slice([0..b, off..off + d])
+                .sum_dim(0)
+                .squeeze_dim::<1>(0)
+                .mul_scalar(*c as f32)
+        })
+        .reduce(|x, y| x + y)
+        .expect("tasks");
+    let _ = gp.remove::<1>(bias.id);
+    gp.register(bias.id, grad);
 }
 
 fn combine_param<const D: usize>(
@@ -578,6 +708,22 @@ mod tests {
                 c.training = false;
                 let pass = stepper.heads_pass(&model, &b, &mut c);
                 let sparse = sparse_gram(emb, &b, &pass.act);
+                // Per tensor too, when θ_s is the embedding alone.
+                let groups = sparse_grams(emb, &b, &pass.act);
+                let dense = stepper.gram_groups(&reference);
+                if dense.len() == groups.len() {
+                    for (p, (gs, gd)) in groups.iter().zip(&dense).enumerate() {
+                        for i in 0..3 {
+                            for j in 0..3 {
+                                let (a, r) = (gs[i][j], gd[i][j]);
+                                assert!(
+                                    (a - r).abs() <= 1e-4 * r.abs().max(1e-8),
+                                    "{name} group {p}: K[{i}][{j}] {a} vs {r}"
+                                );
+                            }
+                        }
+                    }
+                }
                 for i in 0..3 {
                     for j in 0..3 {
                         let (a, r) = (sparse[i][j], slow[i][j]);
