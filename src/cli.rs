@@ -196,6 +196,9 @@ pub fn main() -> Result<()> {
             no_report,
         } => {
             let exp = load_experiment(&experiment)?;
+            for note in &exp.notes {
+                eprintln!("{note}");
+            }
             let name = device
                 .or_else(|| exp.device.clone())
                 .unwrap_or_else(|| "cpu".into());

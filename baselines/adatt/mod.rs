@@ -9,10 +9,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    as_pred, binary_flags, check_at_least, check_dropout, check_levels, check_widths, level_widths,
-    mix, run_experts, Gate,
+    as_pred, binary_flags, check_at_least, check_levels, check_widths, level_widths, mix,
+    run_experts, Gate,
 };
-use crate::model::blocks::{tensor1, FieldEmbedding, Mlp, Tower};
+use crate::model::blocks::{tensor1, Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::{
     Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
     OptionError,
@@ -41,7 +41,10 @@ pub struct AdattConfig {
     /// Hidden widths of each task tower.
     pub tower: Vec<usize>,
     /// Dropout after every hidden layer (experts and towers).
-    pub dropout: f64,
+    pub dropout: Dropout,
+    /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
+    /// running statistics.
+    pub batch_norm: bool,
 }
 
 impl Default for AdattConfig {
@@ -55,7 +58,8 @@ impl Default for AdattConfig {
             expert_layout: "repeat".into(),
             residual: true,
             tower: vec![64, 32],
-            dropout: 0.0,
+            dropout: Dropout::One(0.0),
+            batch_norm: false,
         }
     }
 }
@@ -67,7 +71,7 @@ impl ModelOptions for AdattConfig {
         check_levels(self.levels, &self.expert, &self.expert_layout)?;
         check_at_least("task_experts", self.task_experts, 1)?;
         check_widths("tower", &self.tower, true)?;
-        check_dropout(self.dropout)
+        self.dropout.check()
     }
 }
 
@@ -150,7 +154,15 @@ impl Adatt {
                 .iter()
                 .map(|&m| {
                     (0..m)
-                        .map(|_| Mlp::new(d_in, w, cfg.dropout, rng, device))
+                        .map(|_| {
+                            Mlp::new(
+                                d_in,
+                                w,
+                                MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                                rng,
+                                device,
+                            )
+                        })
                         .collect()
                 })
                 .collect();
@@ -181,7 +193,16 @@ impl Adatt {
         let towers = info
             .init_bias
             .iter()
-            .map(|&b| Tower::new(d_in, &cfg.tower, cfg.dropout, rng, device).with_bias(b))
+            .map(|&b| {
+                Tower::new(
+                    d_in,
+                    &cfg.tower,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+                .with_bias(b)
+            })
             .collect();
         Self {
             embedding,

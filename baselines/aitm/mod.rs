@@ -9,11 +9,9 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::common::{
-    as_pred, binary_flags, check_at_least, check_dropout, check_enum, check_widths,
-};
+use super::common::{as_pred, binary_flags, check_at_least, check_enum, check_widths};
+use crate::model::blocks::{dropout, linear, Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::fusion::Ifu;
-use crate::model::blocks::{dropout, linear, FieldEmbedding, Mlp, Tower};
 use crate::model::{
     check_range, Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput,
     MultiTaskModel, OptionError, RangeKind,
@@ -31,8 +29,13 @@ pub struct AitmConfig {
     /// Hidden widths between the AIT output z_t and the 1-unit head (official code: none;
     /// MTReclib: [128, 64]).
     pub head: Vec<usize>,
-    /// Dropout after every hidden layer and after the transfer layer.
-    pub dropout: f64,
+    /// Dropout after every hidden layer (one value or one per layer) and, with
+    /// `transfer: relu`, after the transfer layer (the tower's last layer's value; the official
+    /// code drops out its info layer; MTReclib's linear transfer has no dropout).
+    pub dropout: Dropout,
+    /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
+    /// running statistics.
+    pub batch_norm: bool,
     /// Weight of the behavioural expectation calibrator (0 = off, as in MTReclib).
     pub alpha_cal: f64,
     /// AIT projections: `shared` by all tasks (both reference codes) or `per_task`.
@@ -49,7 +52,8 @@ impl Default for AitmConfig {
             embed_dim: 16,
             tower: vec![128, 64, 32],
             head: vec![],
-            dropout: 0.0,
+            dropout: Dropout::One(0.0),
+            batch_norm: false,
             alpha_cal: 0.6,
             attention: "shared".into(),
             transfer: "relu".into(),
@@ -66,7 +70,7 @@ impl ModelOptions for AitmConfig {
         check_enum("transfer", &self.transfer, &["relu", "linear"])?;
         check_widths("tower", &self.tower, false)?;
         check_widths("head", &self.head, true)?;
-        check_dropout(self.dropout)?;
+        self.dropout.check()?;
         check_range("alpha_cal", self.alpha_cal, RangeKind::NonNegative)
     }
 }
@@ -130,7 +134,7 @@ pub struct Aitm {
     pub alpha_cal: f64,
     /// Transfer layer with ReLU.
     pub transfer_relu: bool,
-    /// Dropout after the transfer layer.
+    /// Dropout after the transfer layer (0 with a linear transfer, as MTReclib).
     pub dropout: f64,
 }
 
@@ -149,7 +153,13 @@ impl Aitm {
         let mut attention_of = Vec::with_capacity(n);
         let mut outputs = Vec::with_capacity(n);
         for (t, &bin) in binary.iter().enumerate() {
-            towers.push(Mlp::new(d_e, &cfg.tower, cfg.dropout, rng, device));
+            towers.push(Mlp::new(
+                d_e,
+                &cfg.tower,
+                MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                rng,
+                device,
+            ));
             let linked = t > 0 && (bin || cfg.core_transfer);
             transfers.push(linked.then(|| linear(k, k, true, rng, device)));
             if linked {
@@ -161,7 +171,14 @@ impl Aitm {
                 attention_of.push(usize::MAX);
             }
             outputs.push(
-                Tower::new(k, &cfg.head, cfg.dropout, rng, device).with_bias(info.init_bias[t]),
+                Tower::new(
+                    k,
+                    &cfg.head,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+                .with_bias(info.init_bias[t]),
             );
         }
         let none = attention.len();
@@ -178,7 +195,11 @@ impl Aitm {
             binary,
             alpha_cal: cfg.alpha_cal,
             transfer_relu: cfg.transfer == "relu",
-            dropout: cfg.dropout,
+            dropout: if cfg.transfer == "relu" {
+                cfg.dropout.at(cfg.tower.len() - 1)
+            } else {
+                0.0
+            },
         }
     }
 }

@@ -8,8 +8,8 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::common::{binary_flags, check_at_least, check_dropout, check_enum, check_widths};
-use crate::model::blocks::{tensor1, FieldEmbedding, Tower};
+use super::common::{binary_flags, check_at_least, check_enum, check_widths};
+use crate::model::blocks::{tensor1, Dropout, FieldEmbedding, MlpSpec, Tower};
 use crate::model::{
     Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
     OptionError, Pred,
@@ -25,7 +25,10 @@ pub struct EsmmConfig {
     /// Hidden widths of each task tower.
     pub tower: Vec<usize>,
     /// Dropout after every hidden layer.
-    pub dropout: f64,
+    pub dropout: Dropout,
+    /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
+    /// running statistics.
+    pub batch_norm: bool,
     /// The core task: `separate` (its own tower predicts the transformed value) or
     /// `expected_value` (chain probability × conditional amount, see the README).
     pub core_mode: String,
@@ -36,7 +39,8 @@ impl Default for EsmmConfig {
         Self {
             embed_dim: 16,
             tower: vec![128, 64, 32],
-            dropout: 0.0,
+            dropout: Dropout::One(0.0),
+            batch_norm: false,
             core_mode: "separate".into(),
         }
     }
@@ -52,7 +56,7 @@ impl ModelOptions for EsmmConfig {
             &["separate", "expected_value"],
         )?;
         check_widths("tower", &self.tower, true)?;
-        check_dropout(self.dropout)
+        self.dropout.check()
     }
 }
 
@@ -136,7 +140,16 @@ impl Esmm {
         bias.extend_from_slice(&info.init_bias[k..]);
         let towers = bias
             .iter()
-            .map(|&b| Tower::new(d_e, &cfg.tower, cfg.dropout, rng, device).with_bias(b))
+            .map(|&b| {
+                Tower::new(
+                    d_e,
+                    &cfg.tower,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+                .with_bias(b)
+            })
             .collect();
         let zero_value =
             expected.then(|| Param::from_tensor(tensor1(vec![info.init_bias[k]], device)));

@@ -6,10 +6,8 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::common::{
-    as_pred, binary_flags, check_at_least, check_dropout, check_widths, mix, Gate,
-};
-use crate::model::blocks::{FieldEmbedding, Mlp, Tower};
+use super::common::{as_pred, binary_flags, check_at_least, check_widths, mix, Gate};
+use crate::model::blocks::{Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::{
     Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
     OptionError,
@@ -29,7 +27,10 @@ pub struct MmoeConfig {
     /// Hidden widths of each task tower.
     pub tower: Vec<usize>,
     /// Dropout after every hidden layer (experts and towers).
-    pub dropout: f64,
+    pub dropout: Dropout,
+    /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
+    /// running statistics.
+    pub batch_norm: bool,
     /// Batch-norm between a gate's linear map and its softmax (torch-rechub); the paper has
     /// none.
     pub gate_bn: bool,
@@ -42,7 +43,8 @@ impl Default for MmoeConfig {
             n_experts: 4,
             expert: vec![256, 128],
             tower: vec![64, 32],
-            dropout: 0.0,
+            dropout: Dropout::One(0.0),
+            batch_norm: false,
             gate_bn: false,
         }
     }
@@ -55,7 +57,7 @@ impl ModelOptions for MmoeConfig {
         check_at_least("n_experts", self.n_experts, 1)?;
         check_widths("expert", &self.expert, false)?;
         check_widths("tower", &self.tower, true)?;
-        check_dropout(self.dropout)
+        self.dropout.check()
     }
 }
 
@@ -105,7 +107,15 @@ impl Mmoe {
             FieldEmbedding::new(&info.vocabs, info.n_numeric, cfg.embed_dim, rng, device);
         let d_e = embedding.out_dim();
         let experts: Vec<Mlp> = (0..cfg.n_experts)
-            .map(|_| Mlp::new(d_e, &cfg.expert, cfg.dropout, rng, device))
+            .map(|_| {
+                Mlp::new(
+                    d_e,
+                    &cfg.expert,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+            })
             .collect();
         let d_x = experts[0].out_dim(d_e);
         let n = info.init_bias.len();
@@ -115,7 +125,16 @@ impl Mmoe {
         let towers = info
             .init_bias
             .iter()
-            .map(|&b| Tower::new(d_x, &cfg.tower, cfg.dropout, rng, device).with_bias(b))
+            .map(|&b| {
+                Tower::new(
+                    d_x,
+                    &cfg.tower,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+                .with_bias(b)
+            })
             .collect();
         Self {
             embedding,

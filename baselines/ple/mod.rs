@@ -8,10 +8,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    as_pred, binary_flags, check_at_least, check_dropout, check_levels, check_widths, level_widths,
-    mix, run_experts, Gate,
+    as_pred, binary_flags, check_at_least, check_levels, check_widths, level_widths, mix,
+    run_experts, Gate,
 };
-use crate::model::blocks::{FieldEmbedding, Mlp, Tower};
+use crate::model::blocks::{Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::{
     Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
     OptionError,
@@ -38,7 +38,10 @@ pub struct PleConfig {
     /// Hidden widths of each task tower.
     pub tower: Vec<usize>,
     /// Dropout after every hidden layer (experts and towers).
-    pub dropout: f64,
+    pub dropout: Dropout,
+    /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
+    /// running statistics.
+    pub batch_norm: bool,
     /// Batch-norm between a gate's linear map and its softmax (torch-rechub); the paper has
     /// none.
     pub gate_bn: bool,
@@ -54,7 +57,8 @@ impl Default for PleConfig {
             expert: vec![128],
             expert_layout: "repeat".into(),
             tower: vec![64, 32],
-            dropout: 0.0,
+            dropout: Dropout::One(0.0),
+            batch_norm: false,
             gate_bn: false,
         }
     }
@@ -72,7 +76,7 @@ impl ModelOptions for PleConfig {
             ));
         }
         check_widths("tower", &self.tower, true)?;
-        check_dropout(self.dropout)
+        self.dropout.check()
     }
 }
 
@@ -139,7 +143,15 @@ impl Ple {
         let mut levels = Vec::with_capacity(cfg.levels);
         for (l, w) in widths.iter().enumerate() {
             let last = l + 1 == widths.len();
-            let expert = |rng: &mut ChaCha8Rng| Mlp::new(d_in, w, cfg.dropout, rng, device);
+            let expert = |rng: &mut ChaCha8Rng| {
+                Mlp::new(
+                    d_in,
+                    w,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+            };
             let specific = (0..n)
                 .map(|_| (0..ms).map(|_| expert(rng)).collect())
                 .collect();
@@ -160,7 +172,16 @@ impl Ple {
         let towers = info
             .init_bias
             .iter()
-            .map(|&b| Tower::new(d_in, &cfg.tower, cfg.dropout, rng, device).with_bias(b))
+            .map(|&b| {
+                Tower::new(
+                    d_in,
+                    &cfg.tower,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+                .with_bias(b)
+            })
             .collect();
         Self {
             embedding,

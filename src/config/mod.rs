@@ -228,6 +228,8 @@ pub struct Experiment {
     pub variants: Vec<String>,
     /// The YAML `device:` key.
     pub device: Option<String>,
+    /// One line per variant whose preset changes a training key (`htl run` prints them).
+    pub notes: Vec<String>,
 }
 
 fn merge(base: &serde_yaml::Mapping, over: &serde_yaml::Mapping) -> serde_yaml::Mapping {
@@ -270,16 +272,23 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
     }
     let mut cells = Vec::new();
     let mut variants = Vec::new();
+    let mut notes = Vec::new();
     let base_train = raw.train.clone();
-    let train_of = |over: &serde_yaml::Mapping, key: &str| -> Result<TrainConfig, ConfigError> {
-        let m = merge(&merge(&base_train, &raw.base.train), over);
+    // One precedence for every key: model defaults < preset < experiment `train:` / `base:`
+    // < the variant's own keys. `under` holds the preset's training keys.
+    let train_of = |under: &serde_yaml::Mapping,
+                    over: &serde_yaml::Mapping,
+                    key: &str|
+     -> Result<TrainConfig, ConfigError> {
+        let m = merge(&merge(&merge(under, &base_train), &raw.base.train), over);
         let t: TrainConfig = serde_yaml::from_value(serde_yaml::Value::Mapping(m))
             .map_err(|e| ConfigError(format!("{file}: key `{key}`: {e}")))?;
         validate_train(&t).map_err(|e| ConfigError(format!("{file}: key `{key}`: {e}")))?;
         Ok(t)
     };
     if raw.constant_reference {
-        let train = train_of(&serde_yaml::Mapping::new(), "train")?;
+        let empty = serde_yaml::Mapping::new();
+        let train = train_of(&empty, &empty, "train")?;
         variants.push("constant".to_string());
         for &seed in &raw.seeds {
             cells.push(CellConfig {
@@ -359,6 +368,7 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
                 file.to_string(),
                 &mut variants,
                 &mut cells,
+                &mut notes,
             )?;
         }
     }
@@ -378,6 +388,7 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
         cells,
         variants,
         device: raw.device,
+        notes,
     })
 }
 
@@ -416,10 +427,15 @@ fn push_variant(
     v: &RawVariant,
     key: &str,
     label_suffix: &str,
-    train_of: &dyn Fn(&serde_yaml::Mapping, &str) -> Result<TrainConfig, ConfigError>,
+    train_of: &dyn Fn(
+        &serde_yaml::Mapping,
+        &serde_yaml::Mapping,
+        &str,
+    ) -> Result<TrainConfig, ConfigError>,
     file: String,
     variants: &mut Vec<String>,
     cells: &mut Vec<CellConfig>,
+    notes: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
     let model = v
         .model
@@ -464,7 +480,10 @@ fn push_variant(
         .unwrap_or_else(|| serde_yaml::Value::String(entry.default_grad.into()));
     let grad = GradSpec::from_yaml(&grad_v)
         .map_err(|e| ConfigError(format!("{file}: key `{key}.grad`: {e}")))?;
-    let train = train_of(&merge(&preset_train, &v.train), &format!("{key}.train"))?;
+    let train_key = format!("{key}.train");
+    let train = train_of(&preset_train, &v.train, &train_key)?;
+    let unpreset = train_of(&serde_yaml::Mapping::new(), &v.train, &train_key)?;
+    let changed = preset_changes(&unpreset, &train);
     let default_label = match &preset_name {
         Some(p) => format!("{model} ({p})"),
         None => model.clone(),
@@ -474,6 +493,12 @@ fn push_variant(
         return Err(ConfigError(format!(
             "{file}: key `{key}.label`: two variants are labelled `{label}`; give each a distinct `label`"
         )));
+    }
+    if let (Some(p), false) = (&preset_name, changed.is_empty()) {
+        notes.push(format!(
+            "note: `{label}`: preset `{p}` sets train {} (write them under `train:` to override)",
+            changed.join(", ")
+        ));
     }
     variants.push(label.clone());
     for &seed in &raw.seeds {
@@ -489,6 +514,23 @@ fn push_variant(
         });
     }
     Ok(())
+}
+
+/// The training keys whose resolved value differs with and without the preset, as
+/// `key: value` (sorted by key).
+fn preset_changes(without: &TrainConfig, with: &TrainConfig) -> Vec<String> {
+    let (Ok(serde_yaml::Value::Mapping(a)), Ok(serde_yaml::Value::Mapping(b))) =
+        (serde_yaml::to_value(without), serde_yaml::to_value(with))
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = b
+        .iter()
+        .filter(|(k, v)| a.get(*k) != Some(*v))
+        .map(|(k, v)| format!("{}: {}", yaml_scalar(k), yaml_scalar(v)))
+        .collect();
+    out.sort();
+    out
 }
 
 fn validate_train(t: &TrainConfig) -> Result<(), String> {

@@ -4,12 +4,15 @@
 //! backend's global generator, so that cells running side by side stay deterministic.
 
 use burn::module::{Module, Param};
-use burn::nn::Linear;
+use burn::nn::{BatchNorm, BatchNormConfig, Linear};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+
+use super::def::{check_range, OptionError, RangeKind};
 
 /// Standard deviation of the normal initialiser of embedding tables.
 pub const EMBED_INIT_STD: f64 = 0.01;
@@ -153,31 +156,137 @@ impl FieldEmbedding {
     }
 }
 
-/// A ReLU MLP with optional dropout after each hidden layer.
+/// The YAML `dropout:` key of a model: one probability for every hidden layer (`0.2`) or
+/// one per layer (`[0.1, 0.3, 0.3]`: entry i applies to hidden layer i of every MLP of the
+/// model; layers past the end of the list use its last entry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Dropout {
+    /// The same probability after every hidden layer.
+    One(f64),
+    /// Probability per hidden layer.
+    PerLayer(Vec<f64>),
+}
+
+impl Default for Dropout {
+    fn default() -> Self {
+        Dropout::One(0.0)
+    }
+}
+
+impl From<f64> for Dropout {
+    fn from(p: f64) -> Self {
+        Dropout::One(p)
+    }
+}
+
+impl Dropout {
+    /// The probability after hidden layer `layer`.
+    pub fn at(&self, layer: usize) -> f64 {
+        match self {
+            Dropout::One(p) => *p,
+            Dropout::PerLayer(v) => v.get(layer).or(v.last()).copied().unwrap_or(0.0),
+        }
+    }
+
+    /// Every probability in `[0, 1)`, a list non-empty. Errors name `dropout` (or
+    /// `dropout[i]`), the value and the range.
+    pub fn check(&self) -> Result<(), OptionError> {
+        match self {
+            Dropout::One(p) => check_range("dropout", *p, RangeKind::HalfOpenUnit),
+            Dropout::PerLayer(v) if v.is_empty() => Err(OptionError::Range {
+                key: "dropout".into(),
+                value: "[]".into(),
+                range: "a probability in [0, 1) or a non-empty list of them".into(),
+            }),
+            Dropout::PerLayer(v) => v.iter().enumerate().try_for_each(|(i, p)| {
+                check_range(&format!("dropout[{i}]"), *p, RangeKind::HalfOpenUnit)
+            }),
+        }
+    }
+}
+
+/// How an MLP regularises its hidden layers: dropout per layer and an optional batch-norm
+/// after every hidden linear layer (MTReclib's `Linear → BatchNorm1d → ReLU → Dropout`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MlpSpec {
+    /// Dropout after each hidden layer.
+    pub dropout: Dropout,
+    /// Batch-norm between each hidden linear map and its ReLU (evaluation uses the running
+    /// statistics).
+    pub batch_norm: bool,
+}
+
+impl MlpSpec {
+    /// From a model's `dropout` and `batch_norm` options.
+    pub fn new(dropout: &Dropout, batch_norm: bool) -> Self {
+        Self {
+            dropout: dropout.clone(),
+            batch_norm,
+        }
+    }
+}
+
+impl From<f64> for MlpSpec {
+    fn from(p: f64) -> Self {
+        Self {
+            dropout: Dropout::One(p),
+            batch_norm: false,
+        }
+    }
+}
+
+/// A ReLU MLP with optional batch-norm and dropout after each hidden layer.
 #[derive(Module, Debug)]
 pub struct Mlp {
     /// Hidden layers in order.
     pub layers: Vec<Linear>,
     /// Dropout probability after each layer (0 = off).
-    pub dropout: f64,
+    pub dropout: Vec<f64>,
+    /// One batch-norm per hidden layer, or none.
+    pub bns: Vec<BatchNorm>,
 }
 
 impl Mlp {
-    /// `d_in → hidden[0] → … → hidden[last]`.
+    /// `d_in → hidden[0] → … → hidden[last]`. `spec` is a dropout probability or an
+    /// [`MlpSpec`]. Batch-norm layers draw nothing from `rng` (weight 1, bias 0, as PyTorch).
     pub fn new(
         d_in: usize,
         hidden: &[usize],
-        dropout: f64,
+        spec: impl Into<MlpSpec>,
         rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Self {
+        let spec = spec.into();
         let mut layers = Vec::with_capacity(hidden.len());
+        let mut bns = Vec::new();
         let mut d = d_in;
         for &h in hidden {
             layers.push(linear(d, h, true, rng, device));
+            if spec.batch_norm {
+                bns.push(BatchNormConfig::new(h).init(device));
+            }
             d = h;
         }
-        Self { layers, dropout }
+        let dropout = (0..hidden.len()).map(|i| spec.dropout.at(i)).collect();
+        Self {
+            layers,
+            dropout,
+            bns,
+        }
+    }
+
+    /// Hidden layer `i`: linear, batch-norm (if any), ReLU, dropout (training only).
+    fn layer(&self, i: usize, h: Tensor<2>, ctx: &mut super::ForwardCtx) -> Tensor<2> {
+        let mut h = self.layers[i].forward(h);
+        if let Some(bn) = self.bns.get(i) {
+            h = bn.forward(h);
+        }
+        h = relu(h);
+        if ctx.training {
+            h = dropout(h, self.dropout.get(i).copied().unwrap_or(0.0), &mut ctx.rng);
+        }
+        h
     }
 
     /// Output width (`d_in` when there are no layers).
@@ -194,11 +303,8 @@ impl Mlp {
     pub fn forward_all(&self, x: Tensor<2>, ctx: &mut super::ForwardCtx) -> Vec<Tensor<2>> {
         let mut out = Vec::with_capacity(self.layers.len());
         let mut h = x;
-        for l in &self.layers {
-            h = relu(l.forward(h));
-            if ctx.training {
-                h = dropout(h, self.dropout, &mut ctx.rng);
-            }
+        for i in 0..self.layers.len() {
+            h = self.layer(i, h, ctx);
             out.push(h.clone());
         }
         out
@@ -207,11 +313,8 @@ impl Mlp {
     /// Forward to the last hidden layer.
     pub fn forward(&self, x: Tensor<2>, ctx: &mut super::ForwardCtx) -> Tensor<2> {
         let mut h = x;
-        for l in &self.layers {
-            h = relu(l.forward(h));
-            if ctx.training {
-                h = dropout(h, self.dropout, &mut ctx.rng);
-            }
+        for i in 0..self.layers.len() {
+            h = self.layer(i, h, ctx);
         }
         h
     }
@@ -231,11 +334,11 @@ impl Tower {
     pub fn new(
         d_in: usize,
         hidden: &[usize],
-        dropout: f64,
+        spec: impl Into<MlpSpec>,
         rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Self {
-        let mlp = Mlp::new(d_in, hidden, dropout, rng, device);
+        let mlp = Mlp::new(d_in, hidden, spec, rng, device);
         let head = linear(mlp.out_dim(d_in), 1, true, rng, device);
         Self { mlp, head }
     }

@@ -87,6 +87,7 @@ pub struct HeadsPass {
 
 /// Gram matrix of per-task gradients of a [`FieldEmbedding`] (all its tensors together): the
 /// sum of [`sparse_grams`].
+#[cfg(test)]
 pub fn sparse_gram(emb: &FieldEmbedding, batch: &Batch, act: &[Vec<Tensor<2>>]) -> Vec<Vec<f64>> {
     crate::optim::sum_grams(&sparse_grams(emb, batch, act))
 }
