@@ -296,6 +296,10 @@ impl MultiTaskModel for Adatt {
         false
     }
 
+    fn param_groups(&self) -> Vec<(&'static str, Vec<burn::module::ParamId>)> {
+        vec![("embedding", burn::module::list_param_ids(&self.embedding))]
+    }
+
     fn n_tasks(&self) -> usize {
         self.towers.len()
     }

@@ -267,6 +267,18 @@ impl MultiTaskModel for Aitm {
         false
     }
 
+    /// `embedding` and `attention` (every AIT module), the official code's L2 groups.
+    fn param_groups(&self) -> Vec<(&'static str, Vec<burn::module::ParamId>)> {
+        let mut att = Vec::new();
+        for a in &self.attention {
+            att.extend(burn::module::list_param_ids(a));
+        }
+        vec![
+            ("embedding", burn::module::list_param_ids(&self.embedding)),
+            ("attention", att),
+        ]
+    }
+
     fn n_tasks(&self) -> usize {
         self.towers.len()
     }

@@ -175,6 +175,15 @@ impl MultiTaskModel for Dnn {
     // parameters, so per-task gradient strategies have nothing to adjust and the trainer
     // takes a plain step.
 
+    fn param_groups(&self) -> Vec<(&'static str, Vec<burn::module::ParamId>)> {
+        let ids = self
+            .nets
+            .iter()
+            .flat_map(|n| burn::module::list_param_ids(&n.embedding))
+            .collect();
+        vec![("embedding", ids)]
+    }
+
     fn n_tasks(&self) -> usize {
         self.nets.len()
     }

@@ -41,8 +41,14 @@ pub struct TrainConfig {
     /// Adam epsilon. burn's default is 1e-5; we use PyTorch's 1e-8 so that results compare
     /// with the PyTorch reference libraries.
     pub adam_eps: f64,
-    /// Adam L2 weight decay (0 = off).
+    /// L2 weight decay (0 = off): `weight_decay · θ` added to the gradient before Adam
+    /// (PyTorch's Adam `weight_decay`).
     pub weight_decay: f64,
+    /// Which parameters `weight_decay` applies to: `[all]`, or named groups of the model
+    /// (`embedding`, `attention`; the official AITM code regularises those two).
+    pub weight_decay_on: Vec<String>,
+    /// How task losses are combined: `sum` (default) or `mean` (MTReclib).
+    pub loss_reduction: String,
     /// Epochs without improvement of the monitor before stopping.
     pub patience: usize,
     /// Validation monitor: `all` (mean over tasks of validation loss / its epoch-0 value,
@@ -69,6 +75,8 @@ impl Default for TrainConfig {
             lr: 1e-3,
             adam_eps: 1e-8,
             weight_decay: 0.0,
+            weight_decay_on: vec!["all".into()],
+            loss_reduction: "sum".into(),
             patience: 2,
             monitor: "all".into(),
             core_transform: "standardize".into(),
@@ -542,6 +550,36 @@ fn validate_train(t: &TrainConfig) -> Result<(), String> {
     }
     if !(t.lr.is_finite() && t.lr > 0.0) {
         return Err(format!("`lr` must be a positive number, got {}", t.lr));
+    }
+    if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
+        return Err(format!(
+            "`weight_decay: {}` must be a finite number ≥ 0",
+            t.weight_decay
+        ));
+    }
+    if !["sum", "mean"].contains(&t.loss_reduction.as_str()) {
+        return Err(format!(
+            "`loss_reduction: {}` is not valid; use one of: sum, mean",
+            t.loss_reduction
+        ));
+    }
+    let groups = ["all", "embedding", "attention"];
+    if let Some(g) = t
+        .weight_decay_on
+        .iter()
+        .find(|g| !groups.contains(&g.as_str()))
+    {
+        return Err(format!(
+            "`weight_decay_on: {g}` is not a parameter group; use `[all]` or a list of: embedding, attention"
+        ));
+    }
+    if t.weight_decay_on.is_empty()
+        || (t.weight_decay_on.len() > 1 && t.weight_decay_on.iter().any(|g| g == "all"))
+    {
+        return Err(format!(
+            "`weight_decay_on: {:?}` must be `[all]` or a non-empty list of groups (embedding, attention)",
+            t.weight_decay_on
+        ));
     }
     if !["standardize", "log1p_standardize"].contains(&t.core_transform.as_str()) {
         return Err(format!(

@@ -192,7 +192,27 @@ pub fn train_cell(
     let mut model: AnyModel = build_model(&cfg.model, &cfg.options, &info, &mut rng, &ad)
         .map_err(|e| TrainError::Build(e.to_string()))?;
     let mut optim = AdamConfig::new().with_epsilon(tc.adam_eps as f32);
-    if tc.weight_decay > 0.0 {
+    let decay_all = tc.weight_decay_on.iter().any(|g| g == "all");
+    let mut l2_ids = Vec::new();
+    if !decay_all && tc.weight_decay > 0.0 {
+        let groups = crate::model::MultiTaskModel::param_groups(&model);
+        for g in &tc.weight_decay_on {
+            let ids = groups
+                .iter()
+                .find(|(name, _)| name == g)
+                .map(|(_, ids)| ids.clone())
+                .ok_or_else(|| {
+                    let have: Vec<&str> = groups.iter().map(|(n, _)| *n).collect();
+                    TrainError::Build(format!(
+                        "`train.weight_decay_on`: model `{}` has no parameter group `{g}`; it has: {}",
+                        cfg.model,
+                        have.join(", ")
+                    ))
+                })?;
+            l2_ids.extend(ids);
+        }
+    }
+    if decay_all && tc.weight_decay > 0.0 {
         optim = optim.with_weight_decay(Some(burn::optim::decay::WeightDecayConfig::new(
             tc.weight_decay as f32,
         )));
@@ -200,7 +220,9 @@ pub fn train_cell(
     let mut optim = optim.init();
     let target = data.tasks.core().unwrap_or(data.tasks.len() - 1);
     let mut strategy = cfg.grad.build(data.tasks.len(), target);
-    let mut stepper = step::Stepper::new(&model, target);
+    let mut stepper = step::Stepper::new(&model, target)
+        .with_mean_loss(tc.loss_reduction == "mean", data.tasks.len())
+        .with_l2(tc.weight_decay, l2_ids);
     let mut ctx = ForwardCtx {
         training: true,
         rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x9e37_79b9_7f4a_7c15),

@@ -205,6 +205,31 @@ pub struct Stepper {
     shared: Vec<(ParamId, usize)>,
     all: Vec<(ParamId, usize)>,
     target: usize,
+    /// Factor on every task loss before backward: 1 (`loss_reduction: sum`) or 1/T (`mean`).
+    loss_scale: f32,
+    /// L2 on chosen parameter groups: `(coefficient, parameters)`; adds `coefficient · θ` to
+    /// their gradients (PyTorch's Adam `weight_decay`, TensorFlow's `l2_regularizer`).
+    l2: Option<(f64, Vec<ParamId>)>,
+}
+
+struct L2Visitor<'a> {
+    ids: &'a [ParamId],
+    wd: f32,
+    gp: &'a mut GradientsParams,
+}
+
+impl ModuleVisitor for L2Visitor<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if !self.ids.contains(&param.id) {
+            return;
+        }
+        let decay = param.val().inner().mul_scalar(self.wd);
+        let merged = match self.gp.remove::<D>(param.id) {
+            Some(g) => g + decay,
+            None => decay,
+        };
+        self.gp.register(param.id, merged);
+    }
 }
 
 impl Stepper {
@@ -221,6 +246,36 @@ impl Stepper {
             shared,
             all,
             target,
+            loss_scale: 1.0,
+            l2: None,
+        }
+    }
+
+    /// `loss_reduction: mean`: every task loss is divided by the number of tasks before the
+    /// backward (MTReclib's mean of task losses); reported loss values stay per task.
+    pub fn with_mean_loss(mut self, mean: bool, n_tasks: usize) -> Self {
+        self.loss_scale = if mean {
+            1.0 / n_tasks.max(1) as f32
+        } else {
+            1.0
+        };
+        self
+    }
+
+    /// L2 with coefficient `wd` on the parameters `ids` only (`train.weight_decay_on`).
+    pub fn with_l2(mut self, wd: f64, ids: Vec<ParamId>) -> Self {
+        self.l2 = (wd > 0.0 && !ids.is_empty()).then_some((wd, ids));
+        self
+    }
+
+    fn add_l2(&self, model: &AnyModel, gp: &mut GradientsParams) {
+        if let Some((wd, ids)) = &self.l2 {
+            let mut v = L2Visitor {
+                ids,
+                wd: *wd as f32,
+                gp,
+            };
+            model.visit(&mut v);
         }
     }
 
@@ -254,8 +309,9 @@ impl Stepper {
                 .into_iter()
                 .reduce(|a, b| a + b)
                 .expect("at least one task");
-            let grads = total.backward();
-            let gp = GradientsParams::from_grads(grads, &model);
+            let grads = total.mul_scalar(self.loss_scale).backward();
+            let mut gp = GradientsParams::from_grads(grads, &model);
+            self.add_l2(&model, &mut gp);
             return (optim.step(lr, model, gp), values, None);
         };
         let pass = self.heads_pass(&model, batch, ctx);
@@ -277,6 +333,7 @@ impl Stepper {
             let mut gp = pass.gp;
             add_into(&mut gp, shared_gp, &self.shared);
             let stats = want_stats.then(|| grad_stats_groups(&grams, &a, self.target.min(n - 1)));
+            self.add_l2(&model, &mut gp);
             return (optim.step(lr, model, gp), pass.values, stats);
         }
         let per_task = self.per_task_params(&model, batch, ctx.step, &pass);
@@ -293,6 +350,7 @@ impl Stepper {
             }
         }
         let stats = want_stats.then(|| grad_stats_groups(&grams, &a, self.target.min(n - 1)));
+        self.add_l2(&model, &mut gp);
         (optim.step(lr, model, gp), values, stats)
     }
 
@@ -317,7 +375,7 @@ impl Stepper {
                 .into_iter()
                 .reduce(|a, b| a + b)
                 .expect("at least one task");
-            let mut grads = total.backward();
+            let mut grads = total.mul_scalar(self.loss_scale).backward();
             let g: Vec<Vec<Tensor<2>>> = leaves
                 .iter()
                 .map(|l| {
@@ -346,7 +404,7 @@ impl Stepper {
                 if t == 0 {
                     values = scalars(&losses);
                 }
-                let mut grads = losses[t].backward();
+                let mut grads = losses[t].clone().mul_scalar(self.loss_scale).backward();
                 g.push(
                     leaf.iter()
                         .map(|x| {
