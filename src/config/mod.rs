@@ -535,7 +535,16 @@ fn preset_changes(without: &TrainConfig, with: &TrainConfig) -> Vec<String> {
     let mut out: Vec<String> = b
         .iter()
         .filter(|(k, v)| a.get(*k) != Some(*v))
-        .map(|(k, v)| format!("{}: {}", yaml_scalar(k), yaml_scalar(v)))
+        .map(|(k, v)| {
+            let shown = match v {
+                serde_yaml::Value::Sequence(items) => {
+                    let parts: Vec<String> = items.iter().map(yaml_scalar).collect();
+                    format!("[{}]", parts.join(", "))
+                }
+                other => yaml_scalar(other),
+            };
+            format!("{}: {shown}", yaml_scalar(k))
+        })
         .collect();
     out.sort();
     out

@@ -181,3 +181,62 @@ fn presets_fill_options_and_training_and_user_keys_win() {
         "{e}"
     );
 }
+
+/// One precedence for every key: defaults < preset < experiment `train:` / `base:` <
+/// variant. The preset's lr no longer overrides the experiment's; its other training keys
+/// apply and are announced in one note per variant.
+#[test]
+fn preset_training_keys_sit_below_the_experiments_train() {
+    let e = parse(&format!(
+        "{BASE}train: {{lr: 0.002}}\nvariants: [{{label: M, model: mmoe, preset: mtreclib}}, {{label: P, model: mmoe}}, {{label: A, model: aitm, preset: aitm_official, train: {{patience: 3}}}}]\n"
+    ))
+    .unwrap();
+    let m = e.cells.iter().find(|c| c.variant == "M").unwrap();
+    assert_eq!(m.train.lr, 0.002);
+    assert_eq!(m.train.weight_decay, 1e-6);
+    assert_eq!(m.train.loss_reduction, "mean");
+    assert_eq!(m.options["batch_norm"], serde_yaml::Value::from(true));
+    let p = e.cells.iter().find(|c| c.variant == "P").unwrap();
+    assert_eq!(p.train.loss_reduction, "sum");
+    assert_eq!(p.options["batch_norm"], serde_yaml::Value::from(false));
+    let a = e.cells.iter().find(|c| c.variant == "A").unwrap();
+    assert_eq!(a.train.patience, 3);
+    assert_eq!(a.train.batch_size, 2000);
+    assert_eq!(a.train.weight_decay_on, vec!["embedding", "attention"]);
+    assert_eq!(
+        e.notes,
+        vec![
+            "note: `M`: preset `mtreclib` sets train loss_reduction: mean, weight_decay: 1e-6 (write them under `train:` to override)",
+            "note: `A`: preset `aitm_official` sets train batch_size: 2000, weight_decay: 1e-6, weight_decay_on: [embedding, attention] (write them under `train:` to override)",
+        ]
+    );
+    let err = parse(&format!(
+        "{BASE}variants: [{{model: mmoe, preset: aitm_official}}]\n"
+    ))
+    .unwrap_err();
+    assert_eq!(
+        err.0,
+        "exp.yaml: key `variants[0].preset`: preset `aitm_official` is the AITM authors' code (AITM.py), which has no model `mmoe`; it has: aitm"
+    );
+}
+
+#[test]
+fn loss_reduction_and_weight_decay_groups_are_checked() {
+    let err = |t: &str| {
+        parse(&format!("{BASE}train: {t}\nvariants: [{{model: mmoe}}]\n"))
+            .unwrap_err()
+            .0
+    };
+    assert_eq!(
+        err("{loss_reduction: avg}"),
+        "exp.yaml: key `train`: `loss_reduction: avg` is not valid; use one of: sum, mean"
+    );
+    assert_eq!(
+        err("{weight_decay_on: [embeddings]}"),
+        "exp.yaml: key `train`: `weight_decay_on: embeddings` is not a parameter group; use `[all]` or a list of: embedding, attention"
+    );
+    assert_eq!(
+        err("{weight_decay: -1}"),
+        "exp.yaml: key `train`: `weight_decay: -1` must be a finite number ≥ 0"
+    );
+}

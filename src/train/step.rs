@@ -805,4 +805,53 @@ mod tests {
             }
         }
     }
+
+    /// `loss_reduction: mean` divides every task's gradient by T (Gram by T²); `with_l2` adds
+    /// `wd · θ` to the named parameters' gradients only.
+    #[test]
+    fn mean_reduction_and_group_l2() {
+        let dev = Device::flex().autodiff();
+        let inf = info(&[Binary, Binary, Regression]);
+        let model = build_model(
+            "mmoe",
+            &serde_yaml::Value::Null,
+            &inf,
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(4),
+            &dev,
+        )
+        .unwrap();
+        let b = batch(&inf, 16, 3, &dev);
+        let mut c = ctx(0);
+        c.training = false;
+        let sum = Stepper::new(&model, 2);
+        let (_, _, g_sum) = sum.per_task(&model, &b, &mut c);
+        let mean = Stepper::new(&model, 2).with_mean_loss(true, 3);
+        let mut c = ctx(0);
+        c.training = false;
+        let (_, _, g_mean) = mean.per_task(&model, &b, &mut c);
+        let (ks, km) = (sum.gram(&g_sum), mean.gram(&g_mean));
+        for i in 0..3 {
+            for j in 0..3 {
+                assert!((km[i][j] * 9.0 - ks[i][j]).abs() <= 1e-4 * ks[i][j].abs().max(1e-8));
+            }
+        }
+        let groups = crate::model::MultiTaskModel::param_groups(&model);
+        let emb = groups[0].1.clone();
+        let first = emb[0];
+        let l2 = Stepper::new(&model, 2).with_l2(0.5, emb);
+        let mut gp = GradientsParams::new();
+        l2.add_l2(&model, &mut gp);
+        let AnyModel::Mmoe(m) = &model else {
+            panic!("mmoe")
+        };
+        let table = m.embedding.tables[0].val().inner();
+        let got = gp.get::<2>(first).expect("table decayed");
+        let diff: f32 = (got - table.mul_scalar(0.5)).abs().max().into_scalar();
+        assert!(diff < 1e-7);
+        let expert_w = m.experts[0].layers[0].weight.id;
+        assert!(
+            gp.get::<2>(expert_w).is_none(),
+            "experts are not in the group"
+        );
+    }
 }

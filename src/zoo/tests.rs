@@ -243,3 +243,87 @@ fn build_errors_name_the_model_and_the_key() {
         .to_string()
         .starts_with("unknown model `nope`; registered models: htlnet"));
 }
+
+/// `dropout: 1.5` (and a bad entry of a per-layer list) is an option error naming the key on
+/// every model.
+#[test]
+fn dropout_out_of_range_is_an_option_error_on_every_model() {
+    for e in registry() {
+        assert_eq!(
+            resolve_err(e.name, "{dropout: 1.5}"),
+            "`dropout: 1.5` must be in [0, 1)",
+            "{}",
+            e.name
+        );
+        if e.name != "htlnet" {
+            assert_eq!(
+                resolve_err(e.name, "{dropout: [0.1, 1.5]}"),
+                "`dropout[1]: 1.5` must be in [0, 1)",
+                "{}",
+                e.name
+            );
+            assert!((e.resolve)(&serde_yaml::from_str("{dropout: [0.1, 0.3]}").unwrap()).is_ok());
+        }
+    }
+}
+
+/// `preset: mtreclib` on MMoE builds a batch-norm after every hidden linear layer of every
+/// expert and tower.
+#[test]
+fn mtreclib_mmoe_builds_batch_norm_layers() {
+    let (o, t) = preset("mmoe", "mtreclib").unwrap();
+    assert_eq!(get(&t, "loss_reduction"), Some(&Value::from("mean")));
+    let inf = info(&[Binary, Binary, Regression]);
+    let dev = burn::tensor::Device::flex();
+    let m = build_model(
+        "mmoe",
+        &Value::Mapping(o),
+        &inf,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(1),
+        &dev,
+    )
+    .unwrap();
+    let AnyModel::Mmoe(m) = m else { panic!("mmoe") };
+    for ex in &m.experts {
+        assert_eq!(ex.bns.len(), 2);
+        assert_eq!(ex.dropout, vec![0.2, 0.2]);
+    }
+    for tw in &m.towers {
+        assert_eq!(tw.mlp.bns.len(), 2);
+    }
+    let plain = build_model(
+        "mmoe",
+        &Value::Null,
+        &inf,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(1),
+        &dev,
+    )
+    .unwrap();
+    let AnyModel::Mmoe(p) = plain else {
+        panic!("mmoe")
+    };
+    assert!(p.experts.iter().all(|e| e.bns.is_empty()));
+}
+
+/// MTReclib's AITM has a plain linear transfer without dropout on p; the official code's
+/// ReLU transfer drops out with the last tower layer's rate.
+#[test]
+fn aitm_linear_transfer_has_no_dropout_on_p() {
+    let inf = info(&[Binary, Binary, Regression]);
+    let dev = burn::tensor::Device::flex();
+    let build = |opts: &str| {
+        let m = build_model(
+            "aitm",
+            &serde_yaml::from_str(opts).unwrap(),
+            &inf,
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(1),
+            &dev,
+        )
+        .unwrap();
+        let AnyModel::Aitm(a) = m else { panic!("aitm") };
+        a.dropout
+    };
+    assert_eq!(build("{transfer: linear, dropout: 0.2}"), 0.0);
+    assert_eq!(build("{transfer: relu, dropout: 0.2}"), 0.2);
+    assert_eq!(build("{transfer: relu, dropout: [0.1, 0.3, 0.4]}"), 0.4);
+}
