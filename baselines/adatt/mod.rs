@@ -14,8 +14,8 @@ use super::common::{
 };
 use crate::model::blocks::{tensor1, Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::{
-    Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
-    OptionError,
+    check_enum, Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput,
+    MultiTaskModel, OptionError,
 };
 
 /// Options of `model: adatt` (YAML keys are the field names). Kept equal to `defaults.yaml`
@@ -45,6 +45,9 @@ pub struct AdattConfig {
     /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
     /// running statistics.
     pub batch_norm: bool,
+    /// Shared parameters θ_s that per-task gradient strategies act on: only `embedding` is
+    /// implemented for this model (see baselines/README.md).
+    pub shared: String,
 }
 
 impl Default for AdattConfig {
@@ -60,6 +63,7 @@ impl Default for AdattConfig {
             tower: vec![64, 32],
             dropout: Dropout::One(0.0),
             batch_norm: false,
+            shared: "embedding".into(),
         }
     }
 }
@@ -71,6 +75,13 @@ impl ModelOptions for AdattConfig {
         check_levels(self.levels, &self.expert, &self.expert_layout)?;
         check_at_least("task_experts", self.task_experts, 1)?;
         check_widths("tower", &self.tower, true)?;
+        if self.shared != "embedding" {
+            check_enum("shared", &self.shared, &["embedding", "trunk"])?;
+            return Err(OptionError::Rule(format!(
+                "`shared: {}` is not implemented for adatt; use `shared: embedding`",
+                self.shared
+            )));
+        }
         self.dropout.check()
     }
 }
@@ -97,7 +108,8 @@ impl ModelDef for AdattModel {
     const SUMMARY: &'static str = "AdaTT (KDD 2023): per-task expert groups fused task-to-task by gates, native-expert residual";
     const FOLDER: &'static str = "baselines/adatt";
     const DEFAULT_GRAD: &'static str = "sum";
-    const THETA_S: &'static str = "the field embedding";
+    const THETA_S: &'static str =
+        "the field embedding (`shared: embedding`; `trunk`, the shared expert module, is not implemented)";
     const PRESETS_YAML: &'static str = include_str!("presets.yaml");
     type Options = AdattConfig;
     type Net = Adatt;

@@ -36,6 +36,9 @@ pub struct AitmConfig {
     /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
     /// running statistics.
     pub batch_norm: bool,
+    /// Shared parameters θ_s that per-task gradient strategies act on: only `embedding` is
+    /// implemented for this model (see baselines/README.md).
+    pub shared: String,
     /// Weight of the behavioural expectation calibrator (0 = off, as in MTReclib).
     pub alpha_cal: f64,
     /// AIT projections: `shared` by all tasks (both reference codes) or `per_task`.
@@ -54,6 +57,7 @@ impl Default for AitmConfig {
             head: vec![],
             dropout: Dropout::One(0.0),
             batch_norm: false,
+            shared: "embedding".into(),
             alpha_cal: 0.6,
             attention: "shared".into(),
             transfer: "relu".into(),
@@ -70,6 +74,13 @@ impl ModelOptions for AitmConfig {
         check_enum("transfer", &self.transfer, &["relu", "linear"])?;
         check_widths("tower", &self.tower, false)?;
         check_widths("head", &self.head, true)?;
+        if self.shared != "embedding" {
+            check_enum("shared", &self.shared, &["embedding", "trunk"])?;
+            return Err(OptionError::Rule(format!(
+                "`shared: {}` is not implemented for aitm; use `shared: embedding`",
+                self.shared
+            )));
+        }
         self.dropout.check()?;
         check_range("alpha_cal", self.alpha_cal, RangeKind::NonNegative)
     }
@@ -98,7 +109,8 @@ impl ModelDef for AitmModel {
     const SUMMARY: &'static str = "AITM (KDD 2021): adaptive information transfer down the chain with attention, calibrator alpha_cal";
     const FOLDER: &'static str = "baselines/aitm";
     const DEFAULT_GRAD: &'static str = "sum";
-    const THETA_S: &'static str = "the field embedding";
+    const THETA_S: &'static str =
+        "the field embedding (`shared: embedding`; `trunk`, torch-rechub's embedding + bottoms, is not implemented)";
     const PRESETS_YAML: &'static str = include_str!("presets.yaml");
     type Options = AitmConfig;
     type Net = Aitm;

@@ -29,6 +29,9 @@ pub struct EsmmConfig {
     /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
     /// running statistics.
     pub batch_norm: bool,
+    /// Shared parameters θ_s that per-task gradient strategies act on: `embedding` or
+    /// `trunk` (every parameter used by more than one task; see baselines/README.md).
+    pub shared: String,
     /// The core task: `separate` (its own tower predicts the transformed value) or
     /// `expected_value` (chain probability × conditional amount, see the README).
     pub core_mode: String,
@@ -41,6 +44,7 @@ impl Default for EsmmConfig {
             tower: vec![128, 64, 32],
             dropout: Dropout::One(0.0),
             batch_norm: false,
+            shared: "embedding".into(),
             core_mode: "separate".into(),
         }
     }
@@ -56,6 +60,7 @@ impl ModelOptions for EsmmConfig {
             &["separate", "expected_value"],
         )?;
         check_widths("tower", &self.tower, true)?;
+        crate::model::check_enum("shared", &self.shared, &["embedding", "trunk"])?;
         self.dropout.check()
     }
 }
@@ -86,7 +91,8 @@ impl ModelDef for EsmmModel {
     const SUMMARY: &'static str = "ESMM (SIGIR 2018): entire-space product chain over the binary tasks; core on its own tower or as expected value";
     const FOLDER: &'static str = "baselines/esmm";
     const DEFAULT_GRAD: &'static str = "sum";
-    const THETA_S: &'static str = "the field embedding";
+    const THETA_S: &'static str =
+        "the field embedding (its only part used by more than one task, so `shared: trunk` is the same set; torch-rechub pairs no strategy with ESMM)";
     const PRESETS_YAML: &'static str = include_str!("presets.yaml");
     type Options = EsmmConfig;
     type Net = Esmm;

@@ -29,6 +29,9 @@ pub struct SharedBottomConfig {
     /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
     /// running statistics.
     pub batch_norm: bool,
+    /// Shared parameters θ_s that per-task gradient strategies act on: `embedding` or
+    /// `trunk` (every parameter used by more than one task; see baselines/README.md).
+    pub shared: String,
 }
 
 impl Default for SharedBottomConfig {
@@ -39,6 +42,7 @@ impl Default for SharedBottomConfig {
             tower: vec![64, 32],
             dropout: Dropout::One(0.0),
             batch_norm: false,
+            shared: "trunk".into(),
         }
     }
 }
@@ -52,7 +56,8 @@ impl ModelDef for SharedBottomModel {
         "Shared-Bottom: shared MLP over the embedding, one tower per task";
     const FOLDER: &'static str = "baselines/shared_bottom";
     const DEFAULT_GRAD: &'static str = "sum";
-    const THETA_S: &'static str = "the field embedding + the shared bottom MLP";
+    const THETA_S: &'static str =
+        "the field embedding + the shared bottom MLP (`shared: trunk`, default, = torch-rechub's shared_layers); `shared: embedding`: the field embedding";
     const PRESETS_YAML: &'static str = include_str!("presets.yaml");
     type Options = SharedBottomConfig;
     type Net = SharedBottom;
@@ -73,6 +78,7 @@ impl ModelOptions for SharedBottomConfig {
         check_at_least("embed_dim", self.embed_dim, 1)?;
         check_widths("bottom", &self.bottom, true)?;
         check_widths("tower", &self.tower, true)?;
+        crate::model::check_enum("shared", &self.shared, &["embedding", "trunk"])?;
         self.dropout.check()
     }
 }
@@ -88,6 +94,9 @@ pub struct SharedBottom {
     pub towers: Vec<Tower>,
     /// Task kinds in chain order (binary → logit, regression → value).
     pub binary: Vec<bool>,
+    /// `shared: trunk`: the bottom is part of the trunk (θ_s); otherwise each task runs it on
+    /// its own copy of the embedding.
+    pub trunk: bool,
 }
 
 impl SharedBottom {
@@ -134,15 +143,21 @@ impl SharedBottom {
             bottom,
             towers,
             binary,
+            trunk: cfg.shared == "trunk",
         }
     }
 }
 
 impl MultiTaskModel for SharedBottom {
-    /// `z = [bottom(e)]`, `[batch, bottom[last]]`.
+    /// `shared: trunk`: `z = [bottom(e)]`, `[batch, bottom[last]]`; `shared: embedding`:
+    /// `z = [e]`.
     fn shared(&self, batch: &Batch, ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
         let e = self.embedding.forward(&batch.cat, batch.num.as_ref());
-        vec![self.bottom.forward(e, ctx)]
+        if self.trunk {
+            vec![self.bottom.forward(e, ctx)]
+        } else {
+            vec![e]
+        }
     }
 
     fn heads(
@@ -157,7 +172,12 @@ impl MultiTaskModel for SharedBottom {
             .zip(inputs)
             .zip(&self.binary)
             .map(|((tower, z), &bin)| {
-                let out = tower.forward(z[0].clone(), ctx);
+                let h = if self.trunk {
+                    z[0].clone()
+                } else {
+                    self.bottom.forward(z[0].clone(), ctx)
+                };
+                let out = tower.forward(h, ctx);
                 if bin {
                     Pred::Logit(out)
                 } else {
@@ -178,8 +198,14 @@ impl MultiTaskModel for SharedBottom {
 
     fn shared_param_ids(&self) -> Vec<ParamId> {
         let mut ids = list_param_ids(&self.embedding);
-        ids.extend(list_param_ids(&self.bottom));
+        if self.trunk {
+            ids.extend(list_param_ids(&self.bottom));
+        }
         ids
+    }
+
+    fn embedding_trunk(&self) -> Option<&FieldEmbedding> {
+        (!self.trunk).then_some(&self.embedding)
     }
 
     fn param_groups(&self) -> Vec<(&'static str, Vec<burn::module::ParamId>)> {

@@ -11,7 +11,7 @@
 //! | `mtreclib` | MTReclib `main.py` (Multitask-Recommendation-Library) | dnn, shared_bottom, mmoe, ple, aitm | lr 1e-3, batch 2048, Adam weight_decay 1e-6 on every parameter, mean of task losses |
 //! | `aitm_official` | the AITM authors' code (`AITM.py`) | aitm | lr 1e-3, batch 2000, L2 1e-6 on the embeddings and the attention, early stopping after 1 epoch without improvement |
 
-use serde_yaml::{Mapping, Value};
+use serde_yaml::Mapping;
 
 /// A reference library.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +67,7 @@ impl Library {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_yaml::Value;
 
     #[test]
     fn names_match_the_table() {

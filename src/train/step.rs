@@ -729,6 +729,17 @@ mod tests {
             ("shared_bottom", serde_yaml::Value::Null),
             ("mmoe", serde_yaml::Value::Null),
             ("ple", serde_yaml::Value::Null),
+            ("ple", serde_yaml::from_str("{shared: embedding}").unwrap()),
+            (
+                "ple",
+                serde_yaml::from_str("{shared: trunk, levels: 3, gate_bn: true}").unwrap(),
+            ),
+            ("mmoe", serde_yaml::from_str("{shared: embedding}").unwrap()),
+            (
+                "shared_bottom",
+                serde_yaml::from_str("{shared: embedding}").unwrap(),
+            ),
+            ("mmoe", serde_yaml::from_str("{batch_norm: true}").unwrap()),
             ("adatt", serde_yaml::Value::Null),
             ("esmm", serde_yaml::Value::Null),
             ("aitm", serde_yaml::Value::Null),
@@ -852,6 +863,75 @@ mod tests {
         assert!(
             gp.get::<2>(expert_w).is_none(),
             "experts are not in the group"
+        );
+    }
+
+    /// `shared: trunk` on PLE puts every CGC level into θ_s: PCGrad then changes the experts'
+    /// and gates' gradients, which with `shared: embedding` it leaves as the plain sum.
+    #[test]
+    fn shared_trunk_on_ple_changes_which_parameters_pcgrad_touches() {
+        use crate::optim::PcGrad;
+        let dev = Device::flex().autodiff();
+        let inf = info(&[Binary, Binary, Regression]);
+        let build = |shared: &str| {
+            build_model(
+                "ple",
+                &serde_yaml::from_str(&format!("{{shared: {shared}}}")).unwrap(),
+                &inf,
+                &mut rand_chacha::ChaCha8Rng::seed_from_u64(4),
+                &dev,
+            )
+            .unwrap()
+        };
+        let b = batch(&inf, 32, 9, &dev);
+        let (trunk, emb) = (build("trunk"), build("embedding"));
+        let st = Stepper::new(&trunk, 2);
+        let se = Stepper::new(&emb, 2);
+        let AnyModel::Ple(p) = &trunk else {
+            panic!("ple")
+        };
+        let expert_w = p.levels[0].shared[0].layers[0].weight.id;
+        let gate_w = p.levels[0].task_gates[1].linear.weight.id;
+        let tower_w = p.towers[0].head.weight.id;
+        let ids_t: Vec<ParamId> = st.shared.iter().map(|(id, _)| *id).collect();
+        let ids_e: Vec<ParamId> = se.shared.iter().map(|(id, _)| *id).collect();
+        assert!(ids_t.contains(&expert_w) && ids_t.contains(&gate_w));
+        assert!(!ids_t.contains(&tower_w));
+        let AnyModel::Ple(pe) = &emb else {
+            panic!("ple")
+        };
+        let expert_e = pe.levels[0].shared[0].layers[0].weight.id;
+        let gate_e = pe.levels[0].task_gates[1].linear.weight.id;
+        assert!(!ids_e.contains(&expert_e) && !ids_e.contains(&gate_e));
+        assert_eq!(ids_e, burn::module::list_param_ids(&pe.embedding));
+        assert!(ids_e.len() < ids_t.len());
+        // Per-task gradients of the first shared expert's weight; PCGrad's combination vs the
+        // plain sum on the trunk.
+        let mut c = ctx(0);
+        c.training = false;
+        let (_, _, per_task) = st.per_task(&trunk, &b, &mut c);
+        let grams = st.gram_groups(&per_task);
+        let a = PcGrad { shuffle: false }
+            .adjust_groups(&grams, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+        let coeffs = combined(&a[0]);
+        assert!(
+            coeffs.iter().any(|c| (c - 1.0).abs() > 1e-6),
+            "the tasks conflict on the trunk: {coeffs:?}"
+        );
+        let k = crate::optim::sum_grams(&grams);
+        assert!(k[0][1] < 0.0 || k[0][2] < 0.0 || k[1][2] < 0.0);
+        // Embedding mode: the expert is task-specific, so a per-task step gives it the plain
+        // summed gradient whatever the strategy does.
+        let mut c = ctx(0);
+        c.training = false;
+        let pass = se.heads_pass(&emb, &b, &mut c);
+        let AnyModel::Ple(pe) = &emb else {
+            panic!("ple")
+        };
+        let expert_e = pe.levels[0].shared[0].layers[0].weight.id;
+        assert!(
+            pass.gp.get::<2>(expert_e).is_some(),
+            "heads own the experts"
         );
     }
 }

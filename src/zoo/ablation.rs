@@ -21,6 +21,7 @@ pub fn shared_bottom_of(c: &HtlNetConfig) -> SharedBottomConfig {
         tower: c.tower.clone(),
         dropout: c.dropout.into(),
         batch_norm: false,
+        shared: "trunk".into(),
     }
 }
 
