@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use super::def::{check_range, OptionError, RangeKind};
 
-/// Standard deviation of the normal initialiser of embedding tables.
+/// Standard deviation of the normal initialiser of embedding tables, for every model (MTReclib
+/// initialises its embeddings Xavier-uniform; the difference is a row in each baseline
+/// README).
 pub const EMBED_INIT_STD: f64 = 0.01;
 
 /// A `[rows, cols]` float tensor filled from `f`.
@@ -367,5 +369,95 @@ impl Tower {
         let hs = self.mlp.forward_all(x.clone(), ctx);
         let last = hs.last().cloned().unwrap_or(x);
         (hs, self.head.forward(last).squeeze_dim(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ForwardCtx;
+    use rand::SeedableRng;
+
+    fn ctx(training: bool) -> ForwardCtx {
+        ForwardCtx {
+            training,
+            rng: ChaCha8Rng::seed_from_u64(1),
+            step: 0,
+            record: false,
+        }
+    }
+
+    #[test]
+    fn dropout_lists_apply_per_layer_and_repeat_the_last_entry() {
+        let d = Dropout::PerLayer(vec![0.1, 0.3]);
+        assert_eq!((d.at(0), d.at(1), d.at(5)), (0.1, 0.3, 0.3));
+        assert_eq!(Dropout::One(0.2).at(7), 0.2);
+        let m = Mlp::new(
+            4,
+            &[3, 3, 3],
+            MlpSpec::new(&d, false),
+            &mut ChaCha8Rng::seed_from_u64(0),
+            &Device::flex(),
+        );
+        assert_eq!(m.dropout, vec![0.1, 0.3, 0.3]);
+        assert!(m.bns.is_empty());
+        assert_eq!(
+            Dropout::PerLayer(vec![]).check().unwrap_err().to_string(),
+            "`dropout: []` must be a probability in [0, 1) or a non-empty list of them"
+        );
+        let parsed: Dropout = serde_yaml::from_str("[0.1, 0.3]").unwrap();
+        assert_eq!(parsed, d);
+        assert_eq!(
+            serde_yaml::to_string(&Dropout::One(0.0)).unwrap().trim(),
+            "0.0"
+        );
+    }
+
+    #[test]
+    fn embedding_tables_start_normal_with_std_0_01() {
+        let e = FieldEmbedding::new(
+            &[20_000],
+            0,
+            8,
+            &mut ChaCha8Rng::seed_from_u64(3),
+            &Device::flex(),
+        );
+        let v: Vec<f32> = e.tables[0].val().into_data().try_into_vec().unwrap();
+        let n = v.len() as f64;
+        let mean = v.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
+        let var = v
+            .iter()
+            .map(|x| (f64::from(*x) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        assert!(mean.abs() < 3e-4, "{mean}");
+        assert!((var.sqrt() - EMBED_INIT_STD).abs() < 2e-4, "{}", var.sqrt());
+    }
+
+    /// Training normalises with the batch's statistics and moves the running ones; evaluation
+    /// (`valid()`) uses the running statistics.
+    #[test]
+    fn batch_norm_trains_on_batch_statistics_and_evaluates_on_running_ones() {
+        use burn::module::Module;
+        let dev = Device::flex().autodiff();
+        let m = Mlp::new(
+            3,
+            &[4],
+            MlpSpec::new(&Dropout::One(0.0), true),
+            &mut ChaCha8Rng::seed_from_u64(0),
+            &dev,
+        );
+        assert_eq!(m.bns.len(), 1);
+        let x = tensor2((0..24).map(|i| i as f32 * 0.5 + 3.0).collect(), 8, 3, &dev);
+        let fresh = m.valid().forward(x.clone().inner(), &mut ctx(false));
+        let trained = m.forward(x.clone(), &mut ctx(true));
+        let after = m.valid().forward(x.inner(), &mut ctx(false));
+        let d1: f32 = (fresh.clone() - after).abs().sum().into_scalar();
+        let d2: f32 = (fresh - trained.inner()).abs().sum().into_scalar();
+        assert!(
+            d1 > 1e-4,
+            "running statistics moved after a training forward"
+        );
+        assert!(d2 > 1e-4, "training uses batch statistics");
     }
 }
