@@ -122,15 +122,16 @@ fn git_state(root: &Path) -> (String, String) {
     if !same(Path::new(&top), root) {
         return unknown();
     }
-    // Watch HEAD, the index and the ref HEAD points to (worktree-aware paths).
-    for what in ["HEAD", "index", "packed-refs"] {
+    // Watch HEAD, the index and the ref HEAD points to (worktree-aware
+    // paths); only files that exist, since cargo reruns for a missing one.
+    let mut watch = vec!["HEAD".to_string(), "index".into(), "packed-refs".into()];
+    watch.extend(git(root, &["symbolic-ref", "-q", "HEAD"]));
+    for what in &watch {
         if let Some(p) = git(root, &["rev-parse", "--git-path", what]) {
-            println!("cargo:rerun-if-changed={}", root.join(p).display());
-        }
-    }
-    if let Some(r) = git(root, &["symbolic-ref", "-q", "HEAD"]) {
-        if let Some(p) = git(root, &["rev-parse", "--git-path", &r]) {
-            println!("cargo:rerun-if-changed={}", root.join(p).display());
+            let p = root.join(p);
+            if p.is_file() {
+                println!("cargo:rerun-if-changed={}", p.display());
+            }
         }
     }
     let Some(rev) = git(root, &["rev-parse", "HEAD"]).filter(|r| !r.is_empty()) else {

@@ -200,6 +200,8 @@ def regression_case(name, y, pred):
         "nmae": mae / float(y.mean()),
         "gini": float(normalized_gini(y, p)),
         "spearman": float(stats.spearmanr(y, p).statistic),
+        "y_mean": float(y.mean()),
+        "y_std": float(y.std(ddof=1)),
     }
 
 

@@ -11,17 +11,14 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use burn::optim::AdamConfig;
-
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::config::TrainConfig;
 use crate::data::{CatField, Dataset, Split, Task, TaskChain, TaskKind};
-use crate::model::{BuildInfo, ForwardCtx};
 use crate::optim::GradSpec;
-use crate::train::Prepared;
-use crate::zoo::build_model;
+use crate::train::{TrainError, Trainer, TrainerSpec};
 
 /// The benchmark shape and budget.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -160,72 +157,51 @@ pub fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// Measures one configuration in this process.
+/// Measures one configuration in this process, stepping a [`Trainer`] (the same code path
+/// as `htl run`, with `lr` 1e-3 and no gradient statistics) over four fixed batches.
 pub fn bench_one(
     model: &str,
     grad: &str,
     shape: &BenchShape,
     dev: &crate::run::DeviceChoice,
-) -> Result<BenchRow, String> {
+) -> Result<BenchRow, BenchError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(shape.threads.max(1))
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| BenchError::Measure(e.to_string()))?;
     pool.install(|| {
         let rows = shape.batch * 4;
         let data = synthetic_data(shape, rows);
-        let prep = Prepared::new(&data, "standardize");
-        let info = BuildInfo {
-            vocabs: data.cat_fields.iter().map(|f| f.vocab).collect(),
-            n_numeric: 0,
-            tasks: data.tasks.clone(),
-            init_bias: prep.init_bias.clone(),
+        let options = bench_options(model, shape.dim);
+        let grad_spec = GradSpec::from_yaml(&serde_yaml::Value::String(grad.into()))
+            .map_err(|e| BenchError::Measure(e.to_string()))?;
+        let train = TrainConfig {
+            lr: 1e-3,
+            grad_stats_every: 0,
+            ..TrainConfig::default()
         };
-        let ad = dev.device.clone().autodiff();
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let mut m = build_model(
+        let spec = TrainerSpec {
             model,
-            &bench_options(model, shape.dim),
-            &info,
-            &mut rng,
-            &ad,
-        )
-        .map_err(|e| e.to_string())?;
-        let spec = GradSpec::from_yaml(&serde_yaml::Value::String(grad.into()))
-            .map_err(|e| e.to_string())?;
-        let mut strategy = spec.build(3, 2);
-        let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-        let mut stepper = crate::train::Stepper::new(&m, 2);
-        let mut ctx = ForwardCtx {
-            training: true,
-            rng: ChaCha8Rng::seed_from_u64(2),
-            step: 0,
-            record: false,
+            options: &options,
+            grad: &grad_spec,
+            train: &train,
+            seed: 1,
         };
+        let measure = |e: TrainError| BenchError::Measure(format!("{model}/{grad}: {e}"));
+        let mut trainer = Trainer::setup(spec, &data, &dev.device).map_err(measure)?;
         let mut times = Vec::with_capacity(shape.steps);
         for i in 0..shape.warmup + shape.steps {
             let start = (i % 4) * shape.batch;
             let rows: Vec<usize> = (start..start + shape.batch).collect();
             let t0 = Instant::now();
-            let batch = prep.batch(&data.train, &rows, &ad);
-            let (next, losses, _) = stepper.step(
-                m,
-                &batch,
-                &mut ctx,
-                strategy.as_deref_mut(),
-                &mut optim,
-                1e-3,
-                false,
-            );
-            m = next;
             // Reading the losses synchronises the backend, so the time is the whole step.
-            if losses.iter().any(|l| !l.is_finite()) {
-                return Err(format!("{model}/{grad}: loss not finite at step {i}"));
-            }
-            ctx.step += 1;
+            trainer.step(&rows, 1).map_err(measure)?;
             if i >= shape.warmup {
                 times.push(t0.elapsed().as_secs_f64() * 1e3);
             }
+        }
+        if times.is_empty() {
+            return Err(BenchError::Measure("--steps must be at least 1".into()));
         }
         times.sort_by(f64::total_cmp);
         let q = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
@@ -295,4 +271,88 @@ pub fn format_csv(rows: &[BenchRow]) -> String {
         );
     }
     s
+}
+
+/// Why `htl bench` could not measure.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The measurement itself failed (model, strategy or a non-finite loss).
+    #[error("{0}")]
+    Measure(String),
+    /// A child process could not be started or its output not read.
+    #[error("bench {config}: cannot run the child process: {source}")]
+    Spawn {
+        /// `model:grad`.
+        config: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A child process exited with an error.
+    #[error("bench {config} failed: {stderr}")]
+    Child {
+        /// `model:grad`.
+        config: String,
+        /// Its standard error, trimmed.
+        stderr: String,
+    },
+    /// A child process printed something other than one row of JSON.
+    #[error("bench {config}: unreadable output: {source}")]
+    Output {
+        /// `model:grad`.
+        config: String,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+}
+
+/// Measures every `model × grad` in its own child process (`exe bench --one model:grad …`),
+/// so that each peak memory is its own; `device` is passed on as written.
+pub fn bench_in_children(
+    exe: &std::path::Path,
+    models: &[String],
+    grads: &[String],
+    shape: &BenchShape,
+    device: &str,
+) -> Result<Vec<BenchRow>, BenchError> {
+    let mut rows = Vec::new();
+    for m in models {
+        for g in grads {
+            let config = format!("{m}:{g}");
+            eprintln!("bench {m} {g} …");
+            let flags = [
+                ("--batch", shape.batch),
+                ("--fields", shape.fields),
+                ("--vocab", shape.vocab),
+                ("--dim", shape.dim),
+                ("--steps", shape.steps),
+                ("--warmup", shape.warmup),
+                ("--threads", shape.threads),
+            ];
+            let mut cmd = std::process::Command::new(exe);
+            cmd.args(["bench", "--one", &config]);
+            for (flag, value) in flags {
+                cmd.args([flag, &value.to_string()]);
+            }
+            let out =
+                cmd.args(["--device", device])
+                    .output()
+                    .map_err(|source| BenchError::Spawn {
+                        config: config.clone(),
+                        source,
+                    })?;
+            if !out.status.success() {
+                return Err(BenchError::Child {
+                    config,
+                    stderr: String::from_utf8_lossy(&out.stderr)
+                        .trim()
+                        .trim_start_matches("htl: error: ")
+                        .to_string(),
+                });
+            }
+            let row = serde_json::from_slice(&out.stdout)
+                .map_err(|source| BenchError::Output { config, source })?;
+            rows.push(row);
+        }
+    }
+    Ok(rows)
 }

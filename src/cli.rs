@@ -1,25 +1,18 @@
-//! The command line (`htl`). `main.rs` only prints the error chain.
+//! The command line (`htl`): one short function per subcommand. `main.rs` only prints the
+//! error chain ([`error_line`]) and exits with its code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
-use crate::config::load_experiment;
+use crate::config::{load_experiment, Experiment};
 use crate::data;
-use crate::run::{device_from_name, run_experiment, RunOptions};
+use crate::device::device_from_name;
+use crate::run::{run_experiment, DeviceChoice, RunOptions};
 use crate::zoo::registry;
 
-/// A non-zero exit that is not an error of `htl` itself (e.g. some cells failed).
-#[derive(Debug)]
-pub struct Exit(pub i32);
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}", self.0)
-    }
-}
-impl std::error::Error for Exit {}
+pub use crate::util::Exit;
 
 /// htl — benchmark multi-task recommenders on hybrid targets (binary action chain → continuous core value).
 ///
@@ -42,110 +35,143 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Train every unfinished cell of an experiment and print the summary table.
-    Run {
-        /// The experiment YAML file.
-        experiment: PathBuf,
-        /// Result folder [default: results/<experiment name>].
+    Run(RunArgs),
+    /// Train one cell of a sweep submitted with `--executor slurm` (what each array task runs).
+    RunCell {
+        /// The result folder.
+        dir: PathBuf,
+        /// The cell id (a folder name under <dir>/cells/).
+        id: String,
+    },
+    /// Each cell's state (finished, failed, running, pending, missing) from the result folder
+    /// and the SLURM queue; exits 0 only when every cell finished.
+    Status {
+        /// The result folder.
+        dir: PathBuf,
+        /// Also rewrite cells.csv, summary.csv and summary.md from the stored results.
         #[arg(long)]
-        out: Option<PathBuf>,
-        /// Cells trained side by side [default: number of cores].
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// No progress bars.
-        #[arg(long)]
-        quiet: bool,
-        /// Retrain cells that already finished.
-        #[arg(long)]
-        force: bool,
-        /// Also write predictions.csv (test split, original scale) per cell.
-        #[arg(long)]
-        save_predictions: bool,
-        /// Only cells whose variant label, model name or seed is one of these (comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        only: Vec<String>,
-        /// Device: cpu (flex, default), libtorch, libtorch-cuda:N (feature tch), cuda:N (feature cuda). Overrides the YAML `device:`.
-        #[arg(long)]
-        device: Option<String>,
-        /// Parse the data again instead of reading the dataset cache (.htl-cache/ or $HTL_CACHE_DIR).
-        #[arg(long)]
-        no_cache: bool,
-        /// Skip the report (tables and figures) written to <out>/report/ at the end.
-        #[arg(long)]
-        no_report: bool,
+        write_summary: bool,
     },
     /// Write the paper-style report of a result folder: statistics over seeds, paired tests
     /// against a reference variant, tables (Markdown, LaTeX, CSV) and figures (PNG, SVG).
     ///
     /// Reads only stored results, so it can be rerun without retraining.
-    Report {
-        /// The result folder (e.g. results/quickstart).
-        dir: PathBuf,
-        /// Reference variant for the paired tests [default: HTLNet if present, else the first model].
-        #[arg(long)]
-        reference: Option<String>,
-        /// Paired test: paired_t or wilcoxon.
-        #[arg(long, default_value = "paired_t")]
-        test: String,
-        /// Significance level.
-        #[arg(long, default_value_t = 0.05)]
-        alpha: f64,
-        /// Tables and report.md only.
-        #[arg(long)]
-        no_figures: bool,
-    },
+    Report(ReportArgs),
     /// List registered models with their YAML options and defaults.
     Models,
     /// Training throughput per model and gradient strategy (median ms/step, samples/s, peak memory).
     ///
     /// Each configuration runs in its own child process. Shape: batch × fields × vocab × dim,
     /// three tasks (click → long_view → watch_time). Compare with benches/pytorch_reference.py.
-    Bench {
-        /// Models (comma-separated).
-        #[arg(long, value_delimiter = ',', default_value = "shared_bottom,htlnet")]
-        models: Vec<String>,
-        /// Gradient strategies (comma-separated).
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "sum,htl,pcgrad,metabalance"
-        )]
-        grads: Vec<String>,
-        /// Rows per step.
-        #[arg(long, default_value_t = 2048)]
-        batch: usize,
-        /// Categorical fields.
-        #[arg(long, default_value_t = 20)]
-        fields: usize,
-        /// Values per field.
-        #[arg(long, default_value_t = 10_000)]
-        vocab: usize,
-        /// Embedding width.
-        #[arg(long, default_value_t = 16)]
-        dim: usize,
-        /// Timed steps (median reported).
-        #[arg(long, default_value_t = 30)]
-        steps: usize,
-        /// Warm-up steps.
-        #[arg(long, default_value_t = 5)]
-        warmup: usize,
-        /// Backend threads [default: number of cores].
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Also write the rows as CSV here.
-        #[arg(long)]
-        csv: Option<PathBuf>,
-        /// Device (as for `htl run`).
-        #[arg(long, default_value = "cpu")]
-        device: String,
-        /// Internal: measure one `model:grad` in this process and print JSON.
-        #[arg(long, hide = true)]
-        one: Option<String>,
-    },
+    Bench(BenchArgs),
     /// Data utilities.
     Data {
         #[command(subcommand)]
         command: DataCommand,
     },
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The experiment YAML file.
+    experiment: PathBuf,
+    /// Result folder [default: results/<experiment name>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Cells trained side by side, at least 1 [default: number of cores].
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+    /// Retrain cells that already finished.
+    #[arg(long)]
+    force: bool,
+    /// Also write predictions.csv (test split, original scale) per cell.
+    #[arg(long)]
+    save_predictions: bool,
+    /// Only cells whose variant label, model name or seed is one of these (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Device: cpu (flex, default), libtorch, libtorch-cuda:N (feature tch), cuda:N (feature cuda). Overrides the YAML `device:`.
+    #[arg(long)]
+    device: Option<String>,
+    /// Parse the data again instead of reading the dataset cache (.htl-cache/ or $HTL_CACHE_DIR).
+    #[arg(long)]
+    no_cache: bool,
+    /// Skip the report (tables and figures) written to <out>/report/ at the end.
+    #[arg(long)]
+    no_report: bool,
+    /// Where cells train: local (this machine) or slurm (a job array; README: Running on
+    /// a SLURM cluster). Overrides the YAML `executor:`.
+    #[arg(long)]
+    executor: Option<crate::config::Executor>,
+    /// With --executor slurm: block until the sweep's jobs have left the queue, showing
+    /// progress (a local run always waits).
+    #[arg(long)]
+    wait: bool,
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// The result folder (e.g. results/quickstart).
+    dir: PathBuf,
+    /// Reference variant for the paired tests [default: HTLNet if present, else the first model].
+    #[arg(long)]
+    reference: Option<String>,
+    /// Paired test: paired_t or wilcoxon.
+    #[arg(long, default_value = "paired_t")]
+    test: String,
+    /// Significance level.
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Tables and report.md only.
+    #[arg(long)]
+    no_figures: bool,
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Models (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "shared_bottom,htlnet")]
+    models: Vec<String>,
+    /// Gradient strategies (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "sum,htl,pcgrad,metabalance"
+    )]
+    grads: Vec<String>,
+    /// Rows per step.
+    #[arg(long, default_value_t = 2048)]
+    batch: usize,
+    /// Categorical fields.
+    #[arg(long, default_value_t = 20)]
+    fields: usize,
+    /// Values per field.
+    #[arg(long, default_value_t = 10_000)]
+    vocab: usize,
+    /// Embedding width.
+    #[arg(long, default_value_t = 16)]
+    dim: usize,
+    /// Timed steps (median reported).
+    #[arg(long, default_value_t = 30)]
+    steps: usize,
+    /// Warm-up steps.
+    #[arg(long, default_value_t = 5)]
+    warmup: usize,
+    /// Backend threads [default: number of cores].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Also write the rows as CSV here.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Device (as for `htl run`).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Internal: measure one `model:grad` in this process and print JSON.
+    #[arg(long, hide = true)]
+    one: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -179,217 +205,18 @@ enum DataCommand {
     },
 }
 
-/// Entry point used by `main.rs`.
+/// Entry point used by `main.rs`: parses the command line and runs one subcommand.
 pub fn main() -> Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Run {
-            experiment,
-            out,
-            jobs,
-            quiet,
-            force,
-            save_predictions,
-            only,
-            device,
-            no_cache,
-            no_report,
-        } => {
-            let exp = load_experiment(&experiment)?;
-            for note in &exp.notes {
-                eprintln!("{note}");
-            }
-            let name = device
-                .or_else(|| exp.device.clone())
-                .unwrap_or_else(|| "cpu".into());
-            let device = device_from_name(&name).map_err(|e| anyhow!("{e}"))?;
-            let (data, cache) = data::cache::load_cached(&exp.dataset, &exp.base_dir, !no_cache)
-                .with_context(|| format!("loading the data set of {}", experiment.display()))?;
-            if !quiet {
-                eprintln!("data: {} ({cache})", data.name);
-            }
-            let opts = RunOptions {
-                out,
-                jobs,
-                quiet,
-                force,
-                save_predictions,
-                only,
-            };
-            let summary = run_experiment(&exp, &data, &device, &opts).map_err(|e| anyhow!(e))?;
-            println!("{}", summary.summary_md);
-            if !no_report {
-                match crate::report::report(&summary.root, &crate::report::ReportOptions::default())
-                {
-                    Ok(r) => println!("report: {}", r.report_md.display()),
-                    Err(e) => eprintln!(
-                        "htl: warning: the report could not be written: {e}; rerun `htl report {}`",
-                        summary.root.display()
-                    ),
-                }
-            }
-            println!(
-                "results: {} ({} cells: {} trained now, {} kept from earlier runs, {} failed)",
-                summary.root.display(),
-                summary.total,
-                summary.trained,
-                summary.skipped,
-                summary.failed.len()
-            );
-            if !summary.failed.is_empty() {
-                for (id, why) in &summary.failed {
-                    eprintln!("failed: {id}: {why}");
-                }
-                return Err(anyhow!(Exit(1)).context(format!(
-                    "{} cell(s) failed; their reasons are in cells/<id>/failed.json",
-                    summary.failed.len()
-                )));
-            }
-            Ok(())
-        }
-        Command::Bench {
-            models,
-            grads,
-            batch,
-            fields,
-            vocab,
-            dim,
-            steps,
-            warmup,
-            threads,
-            csv,
-            one,
-            device,
-        } => {
-            let dev = device_from_name(&device).map_err(|e| anyhow!(e))?;
-            let threads = threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let shape = crate::bench::BenchShape {
-                batch,
-                fields,
-                vocab,
-                dim,
-                steps,
-                warmup,
-                threads,
-            };
-            if let Some(one) = one {
-                let (m, g) = one
-                    .split_once(':')
-                    .ok_or_else(|| anyhow!("--one takes model:grad"))?;
-                let row = crate::bench::bench_one(m, g, &shape, &dev).map_err(|e| anyhow!(e))?;
-                println!("{}", serde_json::to_string(&row)?);
-                return Ok(());
-            }
-            let exe = std::env::current_exe()?;
-            let mut rows = Vec::new();
-            for m in &models {
-                for g in &grads {
-                    eprintln!("bench {m} {g} …");
-                    let out = std::process::Command::new(&exe)
-                        .args(["bench", "--one", &format!("{m}:{g}")])
-                        .args([
-                            "--batch",
-                            &batch.to_string(),
-                            "--fields",
-                            &fields.to_string(),
-                            "--vocab",
-                            &vocab.to_string(),
-                        ])
-                        .args([
-                            "--dim",
-                            &dim.to_string(),
-                            "--steps",
-                            &steps.to_string(),
-                            "--warmup",
-                            &warmup.to_string(),
-                        ])
-                        .args(["--threads", &threads.to_string(), "--device", &device])
-                        .output()?;
-                    if !out.status.success() {
-                        return Err(anyhow!(
-                            "bench {m}/{g} failed: {}",
-                            String::from_utf8_lossy(&out.stderr).trim()
-                        ));
-                    }
-                    let row: crate::bench::BenchRow = serde_json::from_slice(&out.stdout)?;
-                    rows.push(row);
-                }
-            }
-            println!("{}", crate::bench::format_table(&rows));
-            println!("device {device}; shape: batch {batch}, {fields} fields × {vocab} values × dim {dim}, {threads} threads, median of {steps} steps after {warmup} warm-up; machine: {} cores", std::thread::available_parallelism().map_or(1, |n| n.get()));
-            if let Some(p) = csv {
-                crate::run::write_atomic(&p, crate::bench::format_csv(&rows).as_bytes())?;
-            }
-            Ok(())
-        }
-        Command::Models => {
-            for e in registry() {
-                println!(
-                    "{}  —  {}\n  folder: {}\n  default grad: {}\n  shared parameters (θ_s): {}",
-                    e.name, e.summary, e.folder, e.default_grad, e.theta_s
-                );
-                let d = (e.defaults)();
-                let text = serde_yaml::to_string(&d).unwrap_or_default();
-                println!("  options (defaults):");
-                for line in text.lines() {
-                    println!("    {line}");
-                }
-                println!();
-            }
-            println!("Every model also takes `grad:` sum | pcgrad | metabalance | htl (or a map with `name:` and options).");
-            Ok(())
-        }
-        Command::Report {
-            dir,
-            reference,
-            test,
-            alpha,
-            no_figures,
-        } => {
-            let opts = crate::report::ReportOptions {
-                reference,
-                test: test.parse().map_err(|e| anyhow!("--test: {e}"))?,
-                alpha,
-                figures: !no_figures,
-            };
-            let r = crate::report::report(&dir, &opts)?;
-            println!("report: {}", r.report_md.display());
-            println!(
-                "{} tables, {} figures ({} skipped)",
-                r.tables.len(),
-                r.figures.len(),
-                r.skipped_figures.len()
-            );
-            for (name, why) in &r.skipped_figures {
-                println!("  skipped {name}: {why}");
-            }
-            Ok(())
-        }
+    match Cli::parse().command {
+        Command::Run(a) => run(a),
+        Command::Report(a) => report(a),
+        Command::Models => models(),
+        Command::Bench(a) => bench(a),
+        Command::RunCell { dir, id } => crate::slurm::cli_run_cell(&dir, &id),
+        Command::Status { dir, write_summary } => crate::slurm::cli_status(&dir, write_summary),
         Command::Data {
             command: DataCommand::Inspect { spec, no_cache },
-        } => {
-            let text = std::fs::read_to_string(&spec)
-                .with_context(|| format!("cannot read {}", spec.display()))?;
-            let value: serde_yaml::Value =
-                serde_yaml::from_str(&text).map_err(|e| anyhow!("{}: {e}", spec.display()))?;
-            let dataset_value = match value.get("dataset") {
-                Some(d) if value.get("variants").is_some() => d.clone(),
-                _ => value,
-            };
-            let ds: data::DatasetSpec = serde_yaml::from_value(dataset_value)
-                .map_err(|e| anyhow!("{}: dataset: {e}", spec.display()))?;
-            let parent = spec.parent().map(PathBuf::from).unwrap_or_default();
-            let base = if parent.is_absolute() {
-                parent
-            } else {
-                std::env::current_dir()?.join(parent)
-            };
-            let i = data::inspect::inspect(&ds, &base, !no_cache)
-                .with_context(|| format!("loading the data set of {}", spec.display()))?;
-            println!("{}", data::inspect::format_inspection(&i));
-            Ok(())
-        }
+        } => data_inspect(&spec, no_cache),
         Command::Data {
             command:
                 DataCommand::Gen {
@@ -399,28 +226,232 @@ pub fn main() -> Result<()> {
                     dependence,
                     config,
                 },
-        } => {
-            let mut cfg: data::synthetic::SyntheticConfig = match &config {
-                Some(p) => {
-                    let text = std::fs::read_to_string(p)
-                        .with_context(|| format!("cannot read {}", p.display()))?;
-                    serde_yaml::from_str(&text).map_err(|e| anyhow!("{}: {e}", p.display()))?
-                }
-                None => Default::default(),
-            };
-            if let Some(r) = rows {
-                cfg.rows = r;
-            }
-            if let Some(s) = seed {
-                cfg.seed = s;
-            }
-            if let Some(d) = dependence {
-                cfg.dependence = d;
-            }
-            let df = data::synthetic::generate(&cfg)?;
-            data::synthetic::write_table(&df, &out)?;
-            println!("wrote {} rows to {}", df.height(), out.display());
-            Ok(())
+        } => data_gen(&out, rows, seed, dependence, config.as_deref()),
+    }
+}
+
+/// The error chain as one line: each cause after a colon, except a cause whose text the
+/// message already holds (a `cannot read X: <reason>` error whose source is that reason).
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+/// The device of a run: `--device` if given, else the experiment's `device:`, else `cpu`.
+fn resolve_device(flag: Option<&str>, exp: &Experiment) -> Result<DeviceChoice> {
+    match (flag, &exp.device) {
+        (Some(name), _) => device_from_name(name).map_err(|e| anyhow!("--device: {e}")),
+        (None, Some(name)) => {
+            device_from_name(name).map_err(|e| anyhow!("{}: key `device`: {e}", exp.path.display()))
+        }
+        (None, None) => Ok(device_from_name("cpu")?),
+    }
+}
+
+/// `htl run`.
+fn run(a: RunArgs) -> Result<()> {
+    if a.jobs == Some(0) {
+        return Err(anyhow!(
+            "--jobs 0: at least one cell must train at a time; give --jobs 1 or more, or leave it out for one per core"
+        ));
+    }
+    let exp = load_experiment(&a.experiment)?;
+    for note in &exp.notes {
+        eprintln!("{note}");
+    }
+    if a.executor.unwrap_or(exp.executor) == crate::config::Executor::Slurm {
+        let args = crate::slurm::SubmitArgs {
+            out: a.out,
+            jobs: a.jobs,
+            quiet: a.quiet,
+            force: a.force,
+            save_predictions: a.save_predictions,
+            only: a.only,
+            device: a.device,
+            no_cache: a.no_cache,
+            no_report: a.no_report,
+            wait: a.wait,
+        };
+        return crate::slurm::cli_submit(&exp, args);
+    }
+    let device = resolve_device(a.device.as_deref(), &exp)?;
+    let (data, cache) = data::cache::load_cached(&exp.dataset, &exp.base_dir, !a.no_cache)
+        .with_context(|| format!("loading the data set of {}", a.experiment.display()))?;
+    if !a.quiet {
+        eprintln!("data: {} ({cache})", data.name);
+    }
+    let opts = RunOptions {
+        out: a.out,
+        jobs: a.jobs,
+        quiet: a.quiet,
+        force: a.force,
+        save_predictions: a.save_predictions,
+        only: a.only,
+    };
+    let summary = run_experiment(&exp, &data, &device, &opts).map_err(|e| anyhow!(e))?;
+    let store = crate::store::ResultStore::new(&summary.root);
+    if let Some(md) = crate::report::summary::write_summaries(&store)
+        .with_context(|| format!("writing the summaries of {}", summary.root.display()))?
+    {
+        println!("{md}");
+    }
+    if !a.no_report {
+        match crate::report::report(&summary.root, &crate::report::ReportOptions::default()) {
+            Ok(r) => println!("report: {}", r.report_md.display()),
+            Err(e) => eprintln!(
+                "htl: warning: the report could not be written: {}; rerun `htl report {}`",
+                error_line(&e.into()),
+                summary.root.display()
+            ),
         }
     }
+    println!(
+        "results: {} ({} cells: {} trained now, {} kept from earlier runs, {} failed)",
+        summary.root.display(),
+        summary.total,
+        summary.trained,
+        summary.skipped,
+        summary.failed.len()
+    );
+    if summary.failed.is_empty() {
+        return Ok(());
+    }
+    for (id, why) in &summary.failed {
+        eprintln!("failed: {id}: {why}");
+    }
+    Err(anyhow!(Exit(1)).context(format!(
+        "{} cell(s) failed; their reasons are in cells/<id>/failed.json",
+        summary.failed.len()
+    )))
+}
+
+/// `htl bench`: one child process per configuration, or (`--one`) the measurement itself.
+fn bench(a: BenchArgs) -> Result<()> {
+    let dev = device_from_name(&a.device).map_err(|e| anyhow!("--device: {e}"))?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let shape = crate::bench::BenchShape {
+        batch: a.batch,
+        fields: a.fields,
+        vocab: a.vocab,
+        dim: a.dim,
+        steps: a.steps,
+        warmup: a.warmup,
+        threads: a.threads.unwrap_or(cores),
+    };
+    if let Some(one) = a.one {
+        let (m, g) = one
+            .split_once(':')
+            .ok_or_else(|| anyhow!("--one takes model:grad"))?;
+        let row = crate::bench::bench_one(m, g, &shape, &dev)?;
+        println!("{}", serde_json::to_string(&row)?);
+        return Ok(());
+    }
+    let exe = std::env::current_exe()?;
+    let rows = crate::bench::bench_in_children(&exe, &a.models, &a.grads, &shape, &a.device)?;
+    println!("{}", crate::bench::format_table(&rows));
+    println!(
+        "device {}; shape: batch {}, {} fields × {} values × dim {}, {} threads, median of {} steps after {} warm-up; machine: {cores} cores",
+        a.device, a.batch, a.fields, a.vocab, a.dim, shape.threads, a.steps, a.warmup
+    );
+    if let Some(p) = a.csv {
+        crate::run::write_atomic(&p, crate::bench::format_csv(&rows).as_bytes())
+            .with_context(|| format!("--csv: cannot write {}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// `htl models`.
+fn models() -> Result<()> {
+    for e in registry() {
+        println!(
+            "{}  —  {}\n  folder: {}\n  default grad: {}",
+            e.name, e.summary, e.folder, e.default_grad
+        );
+        let text = serde_yaml::to_string(&(e.defaults)()).unwrap_or_default();
+        println!("  options (defaults):");
+        for line in text.lines() {
+            println!("    {line}");
+        }
+        println!();
+    }
+    println!("Every model also takes `grad:` sum | pcgrad | metabalance | htl (or a map with `name:` and options).");
+    Ok(())
+}
+
+/// `htl report`.
+fn report(a: ReportArgs) -> Result<()> {
+    let opts = crate::report::ReportOptions {
+        reference: a.reference,
+        test: a.test.parse().map_err(|e| anyhow!("--test: {e}"))?,
+        alpha: a.alpha,
+        figures: !a.no_figures,
+    };
+    let store = crate::store::ResultStore::new(&a.dir);
+    if crate::report::summary::write_summaries(&store)
+        .with_context(|| format!("writing the summaries of {}", a.dir.display()))?
+        .is_none()
+    {
+        println!(
+            "note: {} has a manifest without the cell list and task chain (an older run): summary.* and cells.csv left as they are",
+            a.dir.display()
+        );
+    }
+    let r = crate::report::report(&a.dir, &opts)?;
+    println!("report: {}", r.report_md.display());
+    println!(
+        "{} tables, {} figures ({} skipped)",
+        r.tables.len(),
+        r.figures.len(),
+        r.skipped_figures.len()
+    );
+    for (name, why) in &r.skipped_figures {
+        println!("  skipped {name}: {why}");
+    }
+    Ok(())
+}
+
+/// `htl data inspect`.
+fn data_inspect(spec: &Path, no_cache: bool) -> Result<()> {
+    let (ds, base) = crate::config::load_dataset_spec(spec)?;
+    let i = data::inspect::inspect(&ds, &base, !no_cache)
+        .with_context(|| format!("loading the data set of {}", spec.display()))?;
+    println!("{}", data::inspect::format_inspection(&i));
+    Ok(())
+}
+
+/// `htl data gen`.
+fn data_gen(
+    out: &Path,
+    rows: Option<usize>,
+    seed: Option<u64>,
+    dependence: Option<f64>,
+    config: Option<&Path>,
+) -> Result<()> {
+    let mut cfg: data::synthetic::SyntheticConfig = match config {
+        Some(p) => crate::config::load_yaml(p)?,
+        None => Default::default(),
+    };
+    if let Some(r) = rows {
+        cfg.rows = r;
+    }
+    if let Some(s) = seed {
+        cfg.seed = s;
+    }
+    if let Some(d) = dependence {
+        cfg.dependence = d;
+    }
+    let df = data::synthetic::generate(&cfg)?;
+    data::synthetic::write_table(&df, out)?;
+    println!("wrote {} rows to {}", df.height(), out.display());
+    Ok(())
 }

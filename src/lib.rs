@@ -8,7 +8,8 @@
 //! variants ([`model`], [`htlnet`], [`baselines`], listed once in [`zoo`]) and seeds. It expands into cells with
 //! stable ids; the runner ([`run`]) trains each unfinished cell ([`train`], using a gradient
 //! strategy from [`optim`]), scores it ([`metrics`]) and writes results atomically; the
-//! report ([`report`]) reads only stored results.
+//! report ([`report`]) reads only stored results. The command line ([`cli`]) and device
+//! names ([`device`]) sit at the edge.
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -24,12 +25,14 @@ pub mod build_info;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod device;
 pub mod htlnet;
 pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod report;
 pub mod run;
+pub mod slurm;
 pub mod store;
 pub mod train;
 pub mod util;

@@ -7,7 +7,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     if let Err(e) = htlbench::cli::main() {
-        eprintln!("htl: error: {e:#}");
+        eprintln!("htl: error: {}", htlbench::cli::error_line(&e));
         std::process::exit(match e.downcast_ref::<htlbench::cli::Exit>() {
             Some(x) => x.0,
             None => 2,

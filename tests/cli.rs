@@ -66,7 +66,7 @@ fn unknown_top_level_key_lists_valid_ones() {
     expect_error(
         "key",
         "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnet}]\nepochz: 3\n",
-        "htl: error: key.yaml: unknown field `epochz`, expected one of `name`, `description`, `dataset`, `train`, `seeds`, `device`, `constant_reference`, `base`, `variants`, `grid` at line 3 column 1",
+        "htl: error: key.yaml: unknown field `epochz`, expected one of `name`, `description`, `dataset`, `train`, `seeds`, `device`, `constant_reference`, `base`, `variants`, `grid`, `executor`, `slurm` at line 3 column 1",
     );
 }
 
@@ -122,12 +122,146 @@ fn a_backend_not_compiled_in_names_its_feature() {
     expect_error(
         "dev",
         "dataset: {synthetic: {rows: 1000}}\ndevice: libtorch\nvariants: [{model: htlnet}]\n",
-        "htl: error: device `libtorch` needs the `tch` backend, which this binary was built without; rebuild with `cargo build --release --features tch` (README: Running on libtorch / on a GPU)",
+        "htl: error: dev.yaml: key `device`: device `libtorch` needs the `tch` backend, which this binary was built without; rebuild with `cargo build --release --features tch` (README: Running on libtorch / on a GPU)",
     );
+}
+
+#[test]
+fn an_unknown_device_names_file_key_and_valid_spellings() {
     expect_error(
         "dev2",
-        "dataset: {synthetic: {rows: 1000}}\ndevice: tpu\nvariants: [{model: htlnet}]\n",
-        "htl: error: unknown device `tpu`; valid: cpu, libtorch, libtorch-cuda:N, cuda:N",
+        "dataset: {synthetic: {rows: 1000}}\ndevice: gpu7\nvariants: [{model: htlnet}]\n",
+        "htl: error: dev2.yaml: key `device`: unknown device `gpu7`; valid: cpu, libtorch, libtorch-cuda:N, cuda:N",
+    );
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("e.yaml"),
+        "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnet}]\n",
+    )
+    .unwrap();
+    let out = htl()
+        .current_dir(d.path())
+        .args(["run", "e.yaml", "--device", "gpu7"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "htl: error: --device: unknown device `gpu7`; valid: cpu, libtorch, libtorch-cuda:N, cuda:N"
+    );
+}
+
+#[test]
+fn a_yaml_scalar_or_list_is_not_an_experiment() {
+    let keys = "name, description, dataset, train, seeds, device, constant_reference, base, variants, grid";
+    expect_error(
+        "scalar",
+        "hello\n",
+        &format!("htl: error: scalar.yaml: expected a mapping with the keys {keys} (at least `dataset` and `variants`), found a string"),
+    );
+    expect_error(
+        "list",
+        "- 1\n- 2\n",
+        &format!("htl: error: list.yaml: expected a mapping with the keys {keys} (at least `dataset` and `variants`), found a list"),
+    );
+    expect_error(
+        "empty",
+        "",
+        &format!("htl: error: empty.yaml: expected a mapping with the keys {keys} (at least `dataset` and `variants`), found an empty document"),
+    );
+}
+
+/// `train.monitor` is checked against the task chain when the experiment is read: exit 2
+/// before any data is loaded (the data file does not even exist here) or any cell starts.
+#[test]
+fn a_bad_monitor_fails_when_the_experiment_is_read() {
+    let base = "dataset: {path: nothere.csv, categorical: [a], tasks: [{name: click, kind: binary}, {name: spend, kind: regression}]}\nvariants: [{model: htlnet}]\n";
+    expect_error(
+        "mon1",
+        &format!("{base}train: {{monitor: nonsense:auc}}\n"),
+        "htl: error: mon1.yaml: key `train.monitor`: unknown task `nonsense` in `nonsense:auc`; tasks: click, spend",
+    );
+    expect_error(
+        "mon2",
+        &format!("{base}train: {{monitor: click:acc}}\n"),
+        "htl: error: mon2.yaml: key `train.monitor`: unknown metric `acc` in `click:acc`; valid for `click`: loss, auc, logloss",
+    );
+    expect_error(
+        "mon3",
+        &format!("{base}train: {{monitor: click:gini}}\n"),
+        "htl: error: mon3.yaml: key `train.monitor`: `gini` scores regression tasks, but `click` is binary in `click:gini`; valid for `click`: loss, auc, logloss",
+    );
+    expect_error(
+        "mon4",
+        &format!("{base}train: {{monitor: spend:rmse}}\n"),
+        "htl: error: mon4.yaml: key `train.monitor`: `rmse` is not recorded per epoch in `spend:rmse`; valid for `spend`: loss, nrmse, nmae, gini, spearman",
+    );
+    expect_error(
+        "mon5",
+        &format!("{base}variants: [{{model: htlnet, train: {{monitor: auc}}}}]\n").replace("variants: [{model: htlnet}]\n", ""),
+        "htl: error: mon5.yaml: key `variants[0].train`: `monitor: auc` is neither `all` nor `<task>:<metric>` (e.g. `click:auc`)",
+    );
+}
+
+#[test]
+fn jobs_zero_is_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("e.yaml"),
+        "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnet}]\n",
+    )
+    .unwrap();
+    let out = htl()
+        .current_dir(d.path())
+        .args(["run", "e.yaml", "--jobs", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "htl: error: --jobs 0: at least one cell must train at a time; give --jobs 1 or more, or leave it out for one per core"
+    );
+}
+
+/// An I/O error prints its reason once: the report's write error carries the I/O error
+/// both in its text and as its source (as a permission error on a read-only folder does,
+/// which a test running as root cannot provoke; a file where a folder belongs can).
+#[test]
+fn an_io_error_prints_its_reason_once() {
+    let d = tempfile::tempdir().unwrap();
+    let (code, err, _) = run_yaml(
+        d.path(),
+        "io",
+        "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: dnn}]\ntrain: {epochs: 1, max_steps_per_epoch: 1}\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let out = d.path().join("out");
+    let _ = std::fs::remove_dir_all(out.join("report"));
+    std::fs::create_dir_all(out.join("report")).unwrap();
+    std::fs::write(out.join("report/tables"), "").unwrap();
+    let o = htl()
+        .args(["report", "--no-figures"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let path = out.join("report/tables/overall.md");
+    assert_eq!(
+        err.trim(),
+        format!(
+            "htl: error: cannot write {}: File exists (os error 17)",
+            path.display()
+        )
+    );
+    let e = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+    let twice = e.context(format!(
+        "cannot read x: {}",
+        std::io::Error::from(std::io::ErrorKind::PermissionDenied)
+    ));
+    assert_eq!(
+        htlbench::cli::error_line(&twice),
+        "cannot read x: permission denied"
     );
 }
 

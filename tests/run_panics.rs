@@ -7,11 +7,15 @@ use std::sync::Arc;
 use burn::tensor::Device;
 use htlbench::config::{parse_experiment, CellConfig};
 use htlbench::data::Dataset;
-use htlbench::run::{device_from_name, run_experiment_with, CellTrainer, RunOptions};
+use htlbench::device::device_from_name;
+use htlbench::run::{run_experiment_with, CellTrainer, RunOptions};
 use htlbench::store::ResultStore;
 use htlbench::train::{Progress, TrainError, TrainOutcome};
 
 struct Panics;
+
+/// The line of the out-of-bounds index below, recorded by the trainer itself.
+static PANIC_LINE: AtomicUsize = AtomicUsize::new(0);
 
 impl CellTrainer for Panics {
     fn train(
@@ -23,6 +27,7 @@ impl CellTrainer for Panics {
     ) -> Result<TrainOutcome, TrainError> {
         let v: Vec<u8> = Vec::new();
         let i = v.len() + 3;
+        PANIC_LINE.store(line!() as usize + 1, Ordering::SeqCst);
         Err(TrainError::Other(format!("unreachable {}", v[i])))
     }
 }
@@ -67,9 +72,10 @@ fn a_cell_panic_is_a_quiet_failure_and_other_panics_still_report() {
     let store = ResultStore::new(&root);
     for c in &exp.cells {
         let f = store.read_failed(&c.id()).unwrap().unwrap();
+        let line = PANIC_LINE.load(Ordering::SeqCst);
         assert_eq!(
             f.reason,
-            "internal error (panic at tests/run_panics.rs:26): index out of bounds: the len is 0 but the index is 3"
+            format!("internal error (panic at tests/run_panics.rs:{line}): index out of bounds: the len is 0 but the index is 3")
         );
         assert!(store.cell_file(&c.id(), "config.yaml").is_file());
     }

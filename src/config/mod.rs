@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::data::DatasetSpec;
+use crate::data::{DatasetSpec, TaskChain, TaskKind};
+use crate::metrics::MetricTask;
 use crate::optim::GradSpec;
 use crate::zoo::find_model;
 
@@ -27,6 +28,9 @@ use crate::zoo::find_model;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
+
+mod executor;
+pub use executor::{Executor, SlurmConfig};
 
 /// Training options (YAML `train:`), all optional.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,11 +56,11 @@ pub struct TrainConfig {
     /// Epochs without improvement of the monitor before stopping.
     pub patience: usize,
     /// Validation monitor: `all` (mean over tasks of validation loss / its epoch-0 value,
-    /// lower is better) or `<task>:<metric>` (e.g. `click:auc`; higher is better for auc,
-    /// gini, spearman, lower for the others).
-    pub monitor: String,
+    /// lower is better) or `<task>:<metric>` (e.g. `click:auc`; the metric's direction comes
+    /// from the metric catalogue). Checked against the task chain when the experiment is read.
+    pub monitor: Monitor,
     /// Scale of the core target in the loss: `standardize` or `log1p_standardize`.
-    pub core_transform: String,
+    pub core_transform: CoreScale,
     /// Batch size for evaluation.
     pub eval_batch_size: usize,
     /// Write per-task gradient statistics (`grad_stats.csv`) every this many steps (0 =
@@ -78,12 +82,240 @@ impl Default for TrainConfig {
             weight_decay_on: vec!["all".into()],
             loss_reduction: "sum".into(),
             patience: 2,
-            monitor: "all".into(),
-            core_transform: "standardize".into(),
+            monitor: Monitor::All,
+            core_transform: CoreScale::Standardize,
             eval_batch_size: 8192,
             grad_stats_every: 20,
             max_steps_per_epoch: 0,
         }
+    }
+}
+
+/// The validation monitor (YAML `train.monitor`), written `all` or `<task>:<metric>`, and
+/// stored in the cell config with the same spelling (so cell ids do not depend on it being
+/// an enum).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Monitor {
+    /// Mean over tasks of the validation loss divided by its epoch-0 value (lower is better).
+    All,
+    /// One task's validation loss (`metric` = `loss`) or one of its curve metrics.
+    Task {
+        /// Task name.
+        task: String,
+        /// `loss` or a metric key of the catalogue recorded per epoch.
+        metric: String,
+    },
+}
+
+impl Monitor {
+    /// Whether a larger monitor value is better.
+    pub fn higher_is_better(&self) -> bool {
+        match self {
+            Monitor::All => false,
+            Monitor::Task { metric, .. } => crate::metrics::catalogue::higher_is_better(metric),
+        }
+    }
+
+    /// Checks the task and the metric against the task chain: the task exists, and the
+    /// metric is `loss` or a per-epoch metric of that task's kind.
+    pub fn check(&self, chain: &TaskChain) -> Result<(), TrainKeyError> {
+        let Monitor::Task { task, metric } = self else {
+            return Ok(());
+        };
+        let Some(t) = chain.tasks().iter().find(|t| &t.name == task) else {
+            let names: Vec<&str> = chain.tasks().iter().map(|t| t.name.as_str()).collect();
+            return Err(TrainKeyError::MonitorTask {
+                monitor: self.to_string(),
+                task: task.clone(),
+                tasks: names.join(", "),
+            });
+        };
+        let kind = metric_task(t.kind);
+        let valid: Vec<&str> = std::iter::once("loss")
+            .chain(
+                crate::metrics::catalogue::for_kind(kind)
+                    .filter(|m| m.in_curves)
+                    .map(|m| m.key),
+            )
+            .collect();
+        if valid.contains(&metric.as_str()) {
+            return Ok(());
+        }
+        let why = match crate::metrics::catalogue::find(metric) {
+            Some(m) if m.task != kind => format!(
+                "`{metric}` scores {} tasks, but `{task}` is {}",
+                kind_name(m.task),
+                kind_name(kind)
+            ),
+            Some(_) => format!("`{metric}` is not recorded per epoch"),
+            None => format!("unknown metric `{metric}`"),
+        };
+        Err(TrainKeyError::MonitorMetric {
+            why,
+            monitor: self.to_string(),
+            task: task.clone(),
+            valid: valid.join(", "),
+        })
+    }
+}
+
+fn metric_task(kind: TaskKind) -> MetricTask {
+    match kind {
+        TaskKind::Binary => MetricTask::Binary,
+        TaskKind::Regression => MetricTask::Regression,
+    }
+}
+
+fn kind_name(kind: MetricTask) -> &'static str {
+    match kind {
+        MetricTask::Binary => "binary",
+        MetricTask::Regression => "regression",
+    }
+}
+
+/// A bad value in a `train:` block (the message is phrased for the key it names).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainKeyError {
+    /// `monitor` is neither `all` nor `<task>:<metric>`.
+    #[error("`monitor: {0}` is neither `all` nor `<task>:<metric>` (e.g. `click:auc`)")]
+    MonitorSyntax(String),
+    /// The monitor's task is not in the chain.
+    #[error("unknown task `{task}` in `{monitor}`; tasks: {tasks}")]
+    MonitorTask {
+        /// The monitor as written.
+        monitor: String,
+        /// Its task.
+        task: String,
+        /// The chain's tasks, comma-separated.
+        tasks: String,
+    },
+    /// The monitor's metric is unknown, of the other task kind, or not recorded per epoch.
+    #[error("{why} in `{monitor}`; valid for `{task}`: {valid}")]
+    MonitorMetric {
+        /// What is wrong with the metric.
+        why: String,
+        /// The monitor as written.
+        monitor: String,
+        /// Its task.
+        task: String,
+        /// The valid metrics, comma-separated.
+        valid: String,
+    },
+    /// `core_transform` is not a known spelling.
+    #[error("unknown `core_transform` `{0}`; valid: standardize, log1p_standardize")]
+    CoreTransform(String),
+    /// `epochs: 0`.
+    #[error("`epochs` must be at least 1")]
+    Epochs,
+    /// A batch size of 0.
+    #[error("`batch_size` and `eval_batch_size` must be at least 1")]
+    BatchSize,
+    /// A learning rate that is not a positive number.
+    #[error("`lr` must be a positive number, got {0}")]
+    Lr(f64),
+    /// A negative or non-finite weight decay.
+    #[error("`weight_decay: {0}` must be a finite number ≥ 0")]
+    WeightDecay(f64),
+    /// An unknown `loss_reduction`.
+    #[error("`loss_reduction: {0}` is not valid; use one of: sum, mean")]
+    LossReduction(String),
+    /// An unknown parameter group in `weight_decay_on`.
+    #[error(
+        "`weight_decay_on: {0}` is not a parameter group; use `[all]` or a list of: embedding, attention"
+    )]
+    DecayGroup(String),
+    /// `weight_decay_on` empty, or `all` beside groups.
+    #[error(
+        "`weight_decay_on: {0}` must be `[all]` or a non-empty list of groups (embedding, attention)"
+    )]
+    DecayGroups(String),
+}
+
+impl std::fmt::Display for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Monitor::All => f.write_str("all"),
+            Monitor::Task { task, metric } => write!(f, "{task}:{metric}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Monitor {
+    type Err = TrainKeyError;
+    fn from_str(s: &str) -> Result<Self, TrainKeyError> {
+        if s == "all" {
+            return Ok(Monitor::All);
+        }
+        match s.split_once(':') {
+            Some((task, metric)) if !task.is_empty() && !metric.is_empty() => Ok(Monitor::Task {
+                task: task.to_string(),
+                metric: metric.to_string(),
+            }),
+            _ => Err(TrainKeyError::MonitorSyntax(s.to_string())),
+        }
+    }
+}
+
+impl TryFrom<String> for Monitor {
+    type Error = TrainKeyError;
+    fn try_from(s: String) -> Result<Self, TrainKeyError> {
+        s.parse()
+    }
+}
+
+impl From<Monitor> for String {
+    fn from(m: Monitor) -> String {
+        m.to_string()
+    }
+}
+
+/// The scale of the core target in the loss (YAML `train.core_transform`), stored in the
+/// cell config with the YAML spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum CoreScale {
+    /// `standardize`: (y − mean) / std, fitted on train.
+    Standardize,
+    /// `log1p_standardize`: standardise log(1 + y).
+    Log1pStandardize,
+}
+
+impl CoreScale {
+    /// The YAML spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoreScale::Standardize => "standardize",
+            CoreScale::Log1pStandardize => "log1p_standardize",
+        }
+    }
+
+    /// Whether `log1p` is applied before standardising.
+    pub fn log1p(self) -> bool {
+        self == CoreScale::Log1pStandardize
+    }
+}
+
+impl std::fmt::Display for CoreScale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for CoreScale {
+    type Error = TrainKeyError;
+    fn try_from(s: String) -> Result<Self, TrainKeyError> {
+        match s.as_str() {
+            "standardize" => Ok(CoreScale::Standardize),
+            "log1p_standardize" => Ok(CoreScale::Log1pStandardize),
+            _ => Err(TrainKeyError::CoreTransform(s)),
+        }
+    }
+}
+
+impl From<CoreScale> for String {
+    fn from(c: CoreScale) -> String {
+        c.as_str().to_string()
     }
 }
 
@@ -142,6 +374,12 @@ pub struct RawExperiment {
     /// labelled `<label> [key=value, …]`.
     #[serde(default)]
     pub grid: BTreeMap<String, Vec<serde_yaml::Value>>,
+    /// Where cells train: `local` (default) or `slurm`; `htl run --executor` overrides.
+    #[serde(default)]
+    pub executor: Executor,
+    /// SLURM resources per cell, used by the `slurm` executor.
+    #[serde(default)]
+    pub slurm: SlurmConfig,
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -236,6 +474,10 @@ pub struct Experiment {
     pub variants: Vec<String>,
     /// The YAML `device:` key.
     pub device: Option<String>,
+    /// The YAML `executor:` key.
+    pub executor: Executor,
+    /// The YAML `slurm:` block (validated).
+    pub slurm: SlurmConfig,
     /// One line per variant whose preset changes a training key (`htl run` prints them).
     pub notes: Vec<String>,
 }
@@ -247,6 +489,23 @@ fn merge(base: &serde_yaml::Mapping, over: &serde_yaml::Mapping) -> serde_yaml::
     }
     m
 }
+
+/// What a YAML value is, for messages (`a string`, `a list`, …).
+fn yaml_kind(v: &serde_yaml::Value) -> &'static str {
+    match v {
+        serde_yaml::Value::Null => "an empty document",
+        serde_yaml::Value::Bool(_) => "a boolean",
+        serde_yaml::Value::Number(_) => "a number",
+        serde_yaml::Value::String(_) => "a string",
+        serde_yaml::Value::Sequence(_) => "a list",
+        serde_yaml::Value::Mapping(_) => "a mapping",
+        serde_yaml::Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// The top-level keys of an experiment file, as listed in messages.
+const EXPERIMENT_KEYS: &str =
+    "name, description, dataset, train, seeds, device, constant_reference, base, variants, grid";
 
 /// Reads and resolves an experiment file. Every error names the file and the key.
 pub fn load_experiment(path: &Path) -> Result<Experiment, ConfigError> {
@@ -262,8 +521,25 @@ pub fn load_experiment(path: &Path) -> Result<Experiment, ConfigError> {
 /// Resolves an experiment from YAML text (`path` is used for messages and relative paths).
 pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigError> {
     let file = path.display();
+    // A file that is not a mapping gets a message about the file, not about serde's struct.
+    match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        Ok(serde_yaml::Value::Mapping(_)) | Err(_) => {}
+        Ok(other) => {
+            let found = yaml_kind(&other);
+            return Err(ConfigError(format!(
+                "{file}: expected a mapping with the keys {EXPERIMENT_KEYS} (at least `dataset` and `variants`), found {found}"
+            )));
+        }
+    }
     let raw: RawExperiment =
         serde_yaml::from_str(text).map_err(|e| ConfigError(format!("{file}: {e}")))?;
+    // Everything about the data set that needs no data: the chain, split ratios, generator
+    // ranges, preset-only options.
+    let chain = raw
+        .dataset
+        .validate()
+        .and_then(|()| raw.dataset.task_chain())
+        .map_err(|e| ConfigError(format!("{file}: key `dataset`: {e}")))?;
     let name = raw.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .map_or("experiment".into(), |s| s.to_string_lossy().into_owned())
@@ -273,6 +549,9 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
             "{file}: `variants` is empty; list at least one model variant"
         )));
     }
+    raw.slurm
+        .validate()
+        .map_err(|e| ConfigError(format!("{file}: {e}")))?;
     if raw.seeds.is_empty() {
         return Err(ConfigError(format!(
             "{file}: `seeds` is empty; give at least one seed, e.g. `seeds: [1, 2, 3]`"
@@ -292,6 +571,9 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
         let t: TrainConfig = serde_yaml::from_value(serde_yaml::Value::Mapping(m))
             .map_err(|e| ConfigError(format!("{file}: key `{key}`: {e}")))?;
         validate_train(&t).map_err(|e| ConfigError(format!("{file}: key `{key}`: {e}")))?;
+        t.monitor
+            .check(&chain)
+            .map_err(|e| ConfigError(format!("{file}: key `{key}.monitor`: {e}")))?;
         Ok(t)
     };
     if raw.constant_reference {
@@ -380,24 +662,63 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
             )?;
         }
     }
+    Ok(Experiment {
+        name,
+        path: path.to_path_buf(),
+        base_dir: base_dir_of(path),
+        dataset: raw.dataset,
+        cells,
+        variants,
+        device: raw.device,
+        executor: raw.executor,
+        slurm: raw.slurm,
+        notes,
+    })
+}
+
+/// The folder that relative paths in the YAML file `path` resolve against (absolute).
+fn base_dir_of(path: &Path) -> PathBuf {
     let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let base_dir = if parent.is_absolute() {
+    if parent.is_absolute() {
         parent
     } else {
         std::env::current_dir()
             .map(|d| d.join(&parent))
             .unwrap_or(parent)
+    }
+}
+
+/// Reads the data set of `path` for `htl data inspect`: an experiment file (its `dataset:`
+/// block, recognised by having both `dataset` and `variants`) or a file holding a dataset
+/// spec. Returns the spec and the folder its relative paths resolve against.
+pub fn load_dataset_spec(path: &Path) -> Result<(DatasetSpec, PathBuf), ConfigError> {
+    let file = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read {file}: {e}")))?;
+    let value: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(|e| ConfigError(format!("{file}: {e}")))?;
+    if !value.is_mapping() {
+        return Err(ConfigError(format!(
+            "{file}: expected a mapping: an experiment (with `dataset` and `variants`) or a dataset spec (with `synthetic`, `preset` or `path`), found {}",
+            yaml_kind(&value)
+        )));
+    }
+    let (value, key) = match value.get("dataset") {
+        Some(d) if value.get("variants").is_some() => (d.clone(), "key `dataset`: "),
+        _ => (value, ""),
     };
-    Ok(Experiment {
-        name,
-        path: path.to_path_buf(),
-        base_dir,
-        dataset: raw.dataset,
-        cells,
-        variants,
-        device: raw.device,
-        notes,
-    })
+    let spec: DatasetSpec =
+        serde_yaml::from_value(value).map_err(|e| ConfigError(format!("{file}: {key}{e}")))?;
+    Ok((spec, base_dir_of(path)))
+}
+
+/// Reads a YAML file into `T` (e.g. the synthetic generator's settings for `htl data gen
+/// --config`); errors name the file.
+pub fn load_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let file = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read {file}: {e}")))?;
+    serde_yaml::from_str(&text).map_err(|e| ConfigError(format!("{file}: {e}")))
 }
 
 /// Every point of a cartesian grid, keys in sorted order (one empty point for no grid).
@@ -550,27 +871,21 @@ fn preset_changes(without: &TrainConfig, with: &TrainConfig) -> Vec<String> {
     out
 }
 
-fn validate_train(t: &TrainConfig) -> Result<(), String> {
+fn validate_train(t: &TrainConfig) -> Result<(), TrainKeyError> {
     if t.epochs == 0 {
-        return Err("`epochs` must be at least 1".into());
+        return Err(TrainKeyError::Epochs);
     }
     if t.batch_size == 0 || t.eval_batch_size == 0 {
-        return Err("`batch_size` and `eval_batch_size` must be at least 1".into());
+        return Err(TrainKeyError::BatchSize);
     }
     if !(t.lr.is_finite() && t.lr > 0.0) {
-        return Err(format!("`lr` must be a positive number, got {}", t.lr));
+        return Err(TrainKeyError::Lr(t.lr));
     }
     if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
-        return Err(format!(
-            "`weight_decay: {}` must be a finite number ≥ 0",
-            t.weight_decay
-        ));
+        return Err(TrainKeyError::WeightDecay(t.weight_decay));
     }
     if !["sum", "mean"].contains(&t.loss_reduction.as_str()) {
-        return Err(format!(
-            "`loss_reduction: {}` is not valid; use one of: sum, mean",
-            t.loss_reduction
-        ));
+        return Err(TrainKeyError::LossReduction(t.loss_reduction.clone()));
     }
     let groups = ["all", "embedding", "attention"];
     if let Some(g) = t
@@ -578,23 +893,15 @@ fn validate_train(t: &TrainConfig) -> Result<(), String> {
         .iter()
         .find(|g| !groups.contains(&g.as_str()))
     {
-        return Err(format!(
-            "`weight_decay_on: {g}` is not a parameter group; use `[all]` or a list of: embedding, attention"
-        ));
+        return Err(TrainKeyError::DecayGroup(g.clone()));
     }
     if t.weight_decay_on.is_empty()
         || (t.weight_decay_on.len() > 1 && t.weight_decay_on.iter().any(|g| g == "all"))
     {
-        return Err(format!(
-            "`weight_decay_on: {:?}` must be `[all]` or a non-empty list of groups (embedding, attention)",
+        return Err(TrainKeyError::DecayGroups(format!(
+            "{:?}",
             t.weight_decay_on
-        ));
-    }
-    if !["standardize", "log1p_standardize"].contains(&t.core_transform.as_str()) {
-        return Err(format!(
-            "unknown `core_transform` `{}`; valid: standardize, log1p_standardize",
-            t.core_transform
-        ));
+        )));
     }
     Ok(())
 }

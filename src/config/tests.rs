@@ -221,6 +221,76 @@ fn preset_training_keys_sit_below_the_experiments_train() {
 }
 
 #[test]
+fn monitor_and_core_transform_keep_their_yaml_spelling_in_the_cell_config() {
+    let e = parse(&format!(
+        "{BASE}train: {{monitor: click:auc, core_transform: log1p_standardize}}\nvariants: [{{model: htlnet}}]\n"
+    ))
+    .unwrap();
+    let t = &e.cells[1].train;
+    assert_eq!(
+        t.monitor,
+        Monitor::Task {
+            task: "click".into(),
+            metric: "auc".into()
+        }
+    );
+    assert!(t.monitor.higher_is_better());
+    assert_eq!(t.core_transform, CoreScale::Log1pStandardize);
+    let v = serde_json::to_value(t).unwrap();
+    assert_eq!(v["monitor"], "click:auc");
+    assert_eq!(v["core_transform"], "log1p_standardize");
+    let d = serde_json::to_value(TrainConfig::default()).unwrap();
+    assert_eq!(
+        (&d["monitor"], &d["core_transform"]),
+        (&"all".into(), &"standardize".into())
+    );
+    assert!(!Monitor::All.higher_is_better());
+}
+
+#[test]
+fn monitor_is_checked_against_the_synthetic_chain() {
+    let e = parse(&format!(
+        "{BASE}variants: [{{model: htlnet, train: {{monitor: watch_time:auc}}}}]\n"
+    ))
+    .unwrap_err();
+    assert_eq!(
+        e.0,
+        "exp.yaml: key `variants[0].train.monitor`: `auc` scores binary tasks, but `watch_time` is regression in `watch_time:auc`; valid for `watch_time`: loss, nrmse, nmae, gini, spearman"
+    );
+    parse(&format!(
+        "{BASE}train: {{monitor: long_view:loss}}\nvariants: [{{model: htlnet}}]\n"
+    ))
+    .unwrap();
+}
+
+/// The golden ids: the quickstart's cells keep the ids of `tests/fixtures/cell_ids_issue13.json`
+/// (see `tests/zoo_cell_ids.rs`).
+#[test]
+fn quickstart_cell_ids_equal_the_golden_ids() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let e = load_experiment(&root.join("experiments/quickstart.yaml")).unwrap();
+    let text = std::fs::read_to_string(root.join("tests/fixtures/cell_ids_issue13.json")).unwrap();
+    let golden: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let want: Vec<&str> = golden["quickstart"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let got: Vec<String> = e.cells.iter().map(CellConfig::id).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn dataset_checks_that_need_no_data_run_when_the_experiment_is_read() {
+    let e = parse("dataset: {synthetic: {rows: 0}}\nvariants: [{model: htlnet}]\n").unwrap_err();
+    assert_eq!(
+        e.0,
+        "exp.yaml: invalid synthetic dataset: `synthetic.rows` must be at least 1"
+    );
+}
+
+#[test]
 fn loss_reduction_and_weight_decay_groups_are_checked() {
     let err = |t: &str| {
         parse(&format!("{BASE}train: {t}\nvariants: [{{model: mmoe}}]\n"))
@@ -238,5 +308,17 @@ fn loss_reduction_and_weight_decay_groups_are_checked() {
     assert_eq!(
         err("{weight_decay: -1}"),
         "exp.yaml: key `train`: `weight_decay: -1` must be a finite number ≥ 0"
+    );
+}
+
+#[test]
+fn a_dataset_file_that_is_not_a_mapping_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("s.yaml");
+    std::fs::write(&p, "hello\n").unwrap();
+    let e = load_dataset_spec(&p).unwrap_err();
+    assert_eq!(
+        e.0,
+        format!("{}: expected a mapping: an experiment (with `dataset` and `variants`) or a dataset spec (with `synthetic`, `preset` or `path`), found a string", p.display())
     );
 }

@@ -261,29 +261,27 @@ impl Scan {
                 expected: self.width,
             });
         }
-        {
-            if self.record > 0 && self.fields != self.width {
-                let (row, found, expected) = (self.record, self.fields, self.width);
-                let path = self.path.clone();
-                return Err(if found > expected {
-                    DataError::RaggedRow {
-                        path,
-                        row,
-                        found,
-                        expected,
-                    }
-                } else {
-                    DataError::ShortRow {
-                        path,
-                        row,
-                        found,
-                        expected,
-                        missing: self.header[found..].join("\", \""),
-                    }
-                });
-            }
-            self.record += 1;
+        if self.record > 0 && self.fields != self.width {
+            let (row, found, expected) = (self.record, self.fields, self.width);
+            let path = self.path.clone();
+            return Err(if found > expected {
+                DataError::RaggedRow {
+                    path,
+                    row,
+                    found,
+                    expected,
+                }
+            } else {
+                DataError::ShortRow {
+                    path,
+                    row,
+                    found,
+                    expected,
+                    missing: self.header[found..].join("\", \""),
+                }
+            });
         }
+        self.record += 1;
         self.fields = 1;
         self.empty = true;
         Ok(())

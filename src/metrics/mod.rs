@@ -14,6 +14,9 @@
 //! | [`normalized_gini`]   | Gini(pred ordering) / Gini(perfect ordering), as in ZILN |
 //! | [`spearman`]          | Pearson correlation of the average ranks               |
 //!
+//! [`catalogue`] lists every metric with its key, display name, direction, task kind and
+//! where it is shown; training and the report read it.
+//!
 //! Validation order, the same for every metric: lengths must match
 //! ([`MetricError::LengthMismatch`]), the input must be non-empty
 //! ([`MetricError::Empty`]), every value must be finite
@@ -25,6 +28,7 @@
 //! `tests/fixtures/metrics/reference.json`).
 
 mod binary;
+pub mod catalogue;
 mod ranking;
 mod ranks;
 mod regression;
@@ -33,6 +37,7 @@ mod regression;
 mod reference_tests;
 
 pub use binary::{auc, logloss, LOGLOSS_EPS};
+pub use catalogue::{Direction, MetricDef, MetricTask, CATALOGUE};
 pub use ranking::{normalized_gini, spearman};
 pub use ranks::average_ranks;
 pub use regression::{mae, nmae, nrmse, rmse};

@@ -131,3 +131,27 @@ fn fixture_covers_ties_and_large_cases() {
         y.len() >= 1000 && y.iter().filter(|&&v| v == 0.0).count() > y.len() / 2
     }));
 }
+
+#[test]
+fn every_catalogue_metric_has_a_reference_value() {
+    for m in catalogue::CATALOGUE {
+        let section = match m.task {
+            catalogue::MetricTask::Binary => "binary",
+            catalogue::MetricTask::Regression => "regression",
+        };
+        let (truth, pred) = match m.task {
+            catalogue::MetricTask::Binary => ("labels", "probs"),
+            catalogue::MetricTask::Regression => ("y", "pred"),
+        };
+        for case in cases(section) {
+            assert!(
+                case.get(m.key).is_some(),
+                "reference.json case {} has no `{}`: add it to scripts/make_metric_fixtures.py",
+                case["name"],
+                m.key
+            );
+            let got = (m.compute)(&f32_vec(&case, truth), &f32_vec(&case, pred)).unwrap();
+            assert_rel(got, expected(&case, m.key), m.name, &case);
+        }
+    }
+}

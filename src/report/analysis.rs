@@ -7,17 +7,8 @@ use std::collections::BTreeMap;
 use super::load::{CellStatus, Store, StoredCell};
 use super::stats::{self, TestResult, Verdict};
 use super::{ReportError, ReportOptions, TestKind};
+use crate::metrics::catalogue::{self, MetricTask};
 use crate::store::TaskKind as StoredKind;
-// TEMPORARY (issue 11, item 3): the only import of `train` left in `report`. The metric
-// catalogue in `src/metrics/` replaces this direction helper; do not add more uses.
-use crate::train::higher_is_better;
-
-/// Metrics shown in the tables, by task kind, in column order.
-pub const BINARY_SHOWN: &[&str] = &["auc", "logloss"];
-/// Metrics of the core (regression) task shown in the tables, in column order.
-pub const CORE_SHOWN: &[&str] = &["nrmse", "nmae", "gini", "spearman"];
-/// Order of the other metrics in `stats.csv`.
-const OTHER_ORDER: &[&str] = &["rmse", "mae", "y_mean", "y_std"];
 
 /// Kind of a task, from the task chain stored in `manifest.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,9 +40,9 @@ pub struct MetricKey {
 }
 
 impl MetricKey {
-    /// Whether a larger value is better ([`crate::train::higher_is_better`]).
+    /// Whether a larger value is better (the metric catalogue's direction).
     pub fn higher_is_better(&self) -> bool {
-        higher_is_better(&self.metric)
+        catalogue::higher_is_better(&self.metric)
     }
 }
 
@@ -412,17 +403,17 @@ fn task_infos(store: &Store) -> Vec<TaskInfo> {
     out
 }
 
-fn metric_rank(m: &str) -> (usize, String) {
-    if let Some(i) = BINARY_SHOWN.iter().position(|x| *x == m) {
-        return (i, String::new());
+/// Shown metrics first, then the other catalogue metrics, each in catalogue order; metrics
+/// outside the catalogue last, by name.
+fn metric_rank(m: &str) -> (usize, usize, String) {
+    match catalogue::CATALOGUE.iter().position(|d| d.key == m) {
+        Some(i) => (
+            usize::from(!catalogue::CATALOGUE[i].in_tables),
+            i,
+            String::new(),
+        ),
+        None => (2, 0, m.to_string()),
     }
-    if let Some(i) = CORE_SHOWN.iter().position(|x| *x == m) {
-        return (10 + i, String::new());
-    }
-    if let Some(i) = OTHER_ORDER.iter().position(|x| *x == m) {
-        return (20 + i, String::new());
-    }
-    (100, m.to_string())
 }
 
 fn metric_keys(store: &Store, tasks: &[TaskInfo]) -> Vec<MetricKey> {
@@ -452,11 +443,12 @@ fn metric_keys(store: &Store, tasks: &[TaskInfo]) -> Vec<MetricKey> {
 }
 
 fn is_shown(tasks: &[TaskInfo], k: &MetricKey) -> bool {
-    match tasks.iter().find(|t| t.name == k.task).map(|t| t.kind) {
-        Some(TaskKind::Binary) => BINARY_SHOWN.contains(&k.metric.as_str()),
-        Some(TaskKind::Core) => CORE_SHOWN.contains(&k.metric.as_str()),
-        _ => false,
-    }
+    let task = match tasks.iter().find(|t| t.name == k.task).map(|t| t.kind) {
+        Some(TaskKind::Binary) => MetricTask::Binary,
+        Some(TaskKind::Core) => MetricTask::Regression,
+        _ => return false,
+    };
+    catalogue::find(&k.metric).is_some_and(|d| d.in_tables && d.task == task)
 }
 
 fn summarise_metric(store: &Store, variant: &str, key: &MetricKey) -> MetricSummary {

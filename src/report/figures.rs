@@ -255,7 +255,7 @@ pub fn grad_norms(a: &Analysis) -> Built {
         }
     }
     if panels.is_empty() {
-        return Err("no finished cell has a grad_stats.csv (only per-task gradient strategies such as htl, pcgrad, metabalance log them; `grad: sum` does not)".into());
+        return Err("no finished cell has a grad_stats.csv (every model cell with shared parameters writes one, `grad: sum` included, unless `train.grad_stats_every` is 0)".into());
     }
     let mut legend: Vec<LegendEntry> = tasks_seen
         .iter()

@@ -97,19 +97,9 @@ pub struct Table {
     pub notes: Vec<String>,
 }
 
-/// Display name of a metric.
+/// Display name of a metric (the catalogue's name; the key itself when not catalogued).
 pub fn metric_name(metric: &str) -> String {
-    match metric {
-        "auc" => "AUC".into(),
-        "logloss" => "LogLoss".into(),
-        "nrmse" => "NRMSE".into(),
-        "nmae" => "NMAE".into(),
-        "gini" => "Gini".into(),
-        "spearman" => "Spearman".into(),
-        "rmse" => "RMSE".into(),
-        "mae" => "MAE".into(),
-        other => other.to_string(),
-    }
+    crate::metrics::catalogue::display_name(metric).to_string()
 }
 
 /// Fixed-point number with `digits` decimals; `–` when not finite; no negative zero.

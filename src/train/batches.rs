@@ -4,6 +4,7 @@ use burn::tensor::Device;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use crate::config::CoreScale;
 use crate::data::{Dataset, Split, TaskKind};
 use crate::model::blocks::{int1, tensor1, tensor2};
 use crate::model::Batch;
@@ -62,12 +63,12 @@ pub struct Prepared {
 
 impl Prepared {
     /// Fits the transform and biases on the training split.
-    pub fn new(data: &Dataset, core_transform: &str) -> Self {
+    pub fn new(data: &Dataset, core_transform: CoreScale) -> Self {
         let kinds: Vec<TaskKind> = data.tasks.tasks().iter().map(|t| t.kind).collect();
         let core = data.tasks.core().map(|c| {
             (
                 c,
-                CoreTransform::fit(&data.train.labels[c], core_transform == "log1p_standardize"),
+                CoreTransform::fit(&data.train.labels[c], core_transform.log1p()),
             )
         });
         let mut init_bias = Vec::new();

@@ -18,6 +18,52 @@ use crate::model::{Batch, ForwardCtx, ModelOutput, MultiTaskModel, Pred};
 use crate::optim::{combined, grad_stats_groups, GradStat, GradientStrategy};
 use crate::zoo::AnyModel;
 
+/// Why an optimisation step failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    /// A tensor could not be read back from the device.
+    #[error("cannot read {what} from the device: {detail}")]
+    Read {
+        /// What was read (`loss values`, `activation gradients`, `the Gram matrix`).
+        what: &'static str,
+        /// The backend's reason.
+        detail: String,
+    },
+    /// A shared parameter has a rank the per-task path does not handle.
+    #[error("a shared parameter has rank {rank}; per-task gradient strategies handle ranks 1 to 3 (use `grad: sum` for this model)")]
+    UnsupportedRank {
+        /// The parameter's rank.
+        rank: usize,
+    },
+    /// No shared parameter received a gradient from any task.
+    #[error("no shared parameter received a gradient from any task, so the per-task strategy has nothing to combine (use `grad: sum` for this model)")]
+    NoSharedGradient,
+}
+
+fn read_vec(data: burn::tensor::TensorData, what: &'static str) -> Result<Vec<f32>, StepError> {
+    data.try_into_vec::<f32>().map_err(|e| StepError::Read {
+        what,
+        detail: format!("{e:?}"),
+    })
+}
+
+/// An operation on one parameter, generic over the tensor rank (see [`at_rank`]).
+trait RankOp {
+    type Out;
+    fn run<const D: usize>(&mut self, id: ParamId) -> Self::Out;
+}
+
+/// Runs `op` at the parameter's rank (1 to 3). Any other rank is an error: a parameter is
+/// never silently left out of the combined gradient.
+fn at_rank<O: RankOp>(rank: usize, id: ParamId, op: &mut O) -> Result<O::Out, StepError> {
+    match rank {
+        1 => Ok(op.run::<1>(id)),
+        2 => Ok(op.run::<2>(id)),
+        3 => Ok(op.run::<3>(id)),
+        rank => Err(StepError::UnsupportedRank { rank }),
+    }
+}
+
 struct RankVisitor(Vec<(ParamId, usize)>);
 
 impl ModuleVisitor for RankVisitor {
@@ -63,12 +109,9 @@ pub fn task_losses(out: &ModelOutput, batch: &Batch) -> Vec<Tensor<1>> {
     losses
 }
 
-fn scalars(losses: &[Tensor<1>]) -> Vec<f32> {
+fn scalars(losses: &[Tensor<1>]) -> Result<Vec<f32>, StepError> {
     let stacked = Tensor::cat(losses.iter().map(|l| l.clone().detach()).collect(), 0);
-    stacked
-        .into_data()
-        .try_into_vec::<f32>()
-        .unwrap_or_else(|_| vec![f32::NAN; losses.len()])
+    read_vec(stacked.into_data(), "loss values")
 }
 
 /// What the heads' pass of a per-task step produced.
@@ -88,8 +131,12 @@ pub struct HeadsPass {
 /// Gram matrix of per-task gradients of a [`FieldEmbedding`] (all its tensors together): the
 /// sum of [`sparse_grams`].
 #[cfg(test)]
-pub fn sparse_gram(emb: &FieldEmbedding, batch: &Batch, act: &[Vec<Tensor<2>>]) -> Vec<Vec<f64>> {
-    crate::optim::sum_grams(&sparse_grams(emb, batch, act))
+pub fn sparse_gram(
+    emb: &FieldEmbedding,
+    batch: &Batch,
+    act: &[Vec<Tensor<2>>],
+) -> Result<Vec<Vec<f64>>, StepError> {
+    Ok(crate::optim::sum_grams(&sparse_grams(emb, batch, act)?))
 }
 
 /// One Gram matrix of per-task gradients per tensor of a [`FieldEmbedding`] (every table in
@@ -102,20 +149,15 @@ pub fn sparse_grams(
     emb: &FieldEmbedding,
     batch: &Batch,
     act: &[Vec<Tensor<2>>],
-) -> Vec<Vec<Vec<f64>>> {
+) -> Result<Vec<Vec<Vec<f64>>>, StepError> {
     let n = act.len();
     let d = emb.dim;
     let width = emb.out_dim();
     let b = batch.size;
     let host: Vec<Vec<f32>> = act
         .iter()
-        .map(|g| {
-            g[0].clone()
-                .into_data()
-                .try_into_vec::<f32>()
-                .unwrap_or_else(|_| vec![0.0; b * width])
-        })
-        .collect();
+        .map(|g| read_vec(g[0].clone().into_data(), "activation gradients"))
+        .collect::<Result<_, _>>()?;
     let mut grams: Vec<Vec<Vec<f64>>> = Vec::new();
     let mut add_block = |blocks: &[Vec<f32>]| {
         let mut k = vec![vec![0.0f64; n]; n];
@@ -197,7 +239,7 @@ pub fn sparse_grams(
         add_block(&weights);
         add_block(&biases);
     }
-    grams
+    Ok(grams)
 }
 
 /// Holds the parameter bookkeeping needed by per-task steps.
@@ -280,7 +322,8 @@ impl Stepper {
     }
 
     /// One step. Returns the updated model, the per-task loss values and, when asked and a
-    /// per-task strategy runs, per-task gradient statistics.
+    /// per-task strategy runs, per-task gradient statistics. On an error the model is
+    /// dropped (the cell fails).
     #[allow(clippy::too_many_arguments)]
     pub fn step(
         &mut self,
@@ -291,7 +334,7 @@ impl Stepper {
         optim: &mut ModuleOptimizer,
         lr: f64,
         want_stats: bool,
-    ) -> (AnyModel, Vec<f32>, Option<Vec<GradStat>>) {
+    ) -> Result<(AnyModel, Vec<f32>, Option<Vec<GradStat>>), StepError> {
         // Plain summation still logs gradient statistics (raw = adjusted) on the steps that
         // ask for them, through the per-task path with the identity combination, so that
         // "without gradient processing" can be plotted beside the adjusted runs.
@@ -304,7 +347,7 @@ impl Stepper {
         let Some(strategy) = strategy.filter(|_| !self.shared.is_empty()) else {
             let out = model.forward(batch, ctx);
             let losses = task_losses(&out, batch);
-            let values = scalars(&losses);
+            let values = scalars(&losses)?;
             let total = losses
                 .into_iter()
                 .reduce(|a, b| a + b)
@@ -312,16 +355,16 @@ impl Stepper {
             let grads = total.mul_scalar(self.loss_scale).backward();
             let mut gp = GradientsParams::from_grads(grads, &model);
             self.add_l2(&model, &mut gp);
-            return (optim.step(lr, model, gp), values, None);
+            return Ok((optim.step(lr, model, gp), values, None));
         };
-        let pass = self.heads_pass(&model, batch, ctx);
+        let pass = self.heads_pass_checked(&model, batch, ctx)?;
         let n = pass.act.len();
         if let Some(emb) = model.embedding_trunk() {
             // Embedding-only trunk: Gram on the touched rows (host), then one backward of the
             // combined activation gradient through the embedding.
             // One Gram per tensor; when every group gets the same combination (every
             // strategy but per-tensor MetaBalance) this is the earlier single-Gram path.
-            let grams = sparse_grams(emb, batch, &pass.act);
+            let grams = sparse_grams(emb, batch, &pass.act)?;
             let a = strategy.adjust_groups(&grams, &mut ctx.rng);
             let coeffs: Vec<Vec<f64>> = a.iter().map(|ap| combined(ap)).collect();
             let comb = embedding_combination(emb, &pass.act, &coeffs);
@@ -331,32 +374,46 @@ impl Stepper {
             let mut shared_gp = GradientsParams::from_params(&mut grads, &model, &ids);
             fix_numeric_bias(emb, &pass.act, &coeffs, &mut shared_gp);
             let mut gp = pass.gp;
-            add_into(&mut gp, shared_gp, &self.shared);
-            let stats = want_stats.then(|| grad_stats_groups(&grams, &a, self.target.min(n - 1)));
+            add_into(&mut gp, shared_gp, &self.shared)?;
             self.add_l2(&model, &mut gp);
-            return (optim.step(lr, model, gp), pass.values, stats);
+            let stats = want_stats.then(|| grad_stats_groups(&grams, &a, self.target.min(n - 1)));
+            return Ok((optim.step(lr, model, gp), pass.values, stats));
         }
         let per_task = self.per_task_params(&model, batch, ctx.step, &pass);
         let (values, mut gp) = (pass.values, pass.gp);
-        let grams = self.gram_groups(&per_task);
+        let grams = self.gram_groups(&per_task)?;
         let a = strategy.adjust_groups(&grams, &mut ctx.rng);
         for ((id, rank), ap) in self.shared.iter().zip(&a) {
             let coeffs = combined(ap);
-            match rank {
-                1 => combine_param::<1>(&mut gp, &per_task, &coeffs, *id),
-                2 => combine_param::<2>(&mut gp, &per_task, &coeffs, *id),
-                3 => combine_param::<3>(&mut gp, &per_task, &coeffs, *id),
-                _ => {}
-            }
+            let mut op = Combine {
+                gp: &mut gp,
+                per_task: &per_task,
+                coeffs: &coeffs,
+            };
+            at_rank(*rank, *id, &mut op)?;
         }
-        let stats = want_stats.then(|| grad_stats_groups(&grams, &a, self.target.min(n - 1)));
         self.add_l2(&model, &mut gp);
-        (optim.step(lr, model, gp), values, stats)
+        let stats = want_stats.then(|| grad_stats_groups(&grams, &a, self.target.min(n - 1)));
+        Ok((optim.step(lr, model, gp), values, stats))
+    }
+
+    /// [`Self::heads_pass_checked`] for tests; panics where that returns an error.
+    #[doc(hidden)]
+    pub fn heads_pass(&self, model: &AnyModel, batch: &Batch, ctx: &mut ForwardCtx) -> HeadsPass {
+        self.heads_pass_checked(model, batch, ctx)
+            .unwrap_or_else(|e| panic!("heads pass: {e}"))
     }
 
     /// The heads' pass: per-task loss values, the task-specific parameters' gradient (of the
     /// summed loss), each task's activation gradient at the trunk output, and the trunk graph.
-    pub fn heads_pass(&self, model: &AnyModel, batch: &Batch, ctx: &mut ForwardCtx) -> HeadsPass {
+    /// A trunk output that a task's head does not use gets a zero activation gradient for
+    /// that task (its gradient is exactly zero, not unknown).
+    pub fn heads_pass_checked(
+        &self,
+        model: &AnyModel,
+        batch: &Batch,
+        ctx: &mut ForwardCtx,
+    ) -> Result<HeadsPass, StepError> {
         let n = model.n_tasks();
         let trunk_rng = ctx.rng.clone();
         let z = model.shared(batch, ctx);
@@ -370,7 +427,7 @@ impl Stepper {
                 .collect();
             let out = model.heads(&leaves, batch, ctx);
             let losses = task_losses(&out, batch);
-            let values = scalars(&losses);
+            let values = scalars(&losses)?;
             let total = losses
                 .into_iter()
                 .reduce(|a, b| a + b)
@@ -402,7 +459,7 @@ impl Stepper {
                 let out = model.heads(&vec![leaf.clone(); n], batch, ctx);
                 let losses = task_losses(&out, batch);
                 if t == 0 {
-                    values = scalars(&losses);
+                    values = scalars(&losses)?;
                 }
                 let mut grads = losses[t].clone().mul_scalar(self.loss_scale).backward();
                 g.push(
@@ -414,17 +471,17 @@ impl Stepper {
                         .collect(),
                 );
                 let gp_t = GradientsParams::from_grads(grads, model);
-                add_into(&mut acc, gp_t, &self.all);
+                add_into(&mut acc, gp_t, &self.all)?;
             }
             (values, g, acc)
         };
-        HeadsPass {
+        Ok(HeadsPass {
             values,
             gp,
             act: act_grads,
             z,
             trunk_rng,
-        }
+        })
     }
 
     /// Per task, the gradient of its loss w.r.t. every shared parameter: one surrogate
@@ -465,59 +522,73 @@ impl Stepper {
     }
 
     /// Per-task loss values, head gradients and per-task shared-parameter gradients.
+    pub fn per_task_grads(
+        &self,
+        model: &AnyModel,
+        batch: &Batch,
+        ctx: &mut ForwardCtx,
+    ) -> Result<(Vec<f32>, GradientsParams, Vec<GradientsParams>), StepError> {
+        let pass = self.heads_pass_checked(model, batch, ctx)?;
+        let per_task = self.per_task_params(model, batch, ctx.step, &pass);
+        Ok((pass.values, pass.gp, per_task))
+    }
+
+    /// [`Self::per_task_grads`] for tests; panics where that returns an error.
+    #[doc(hidden)]
     pub fn per_task(
         &self,
         model: &AnyModel,
         batch: &Batch,
         ctx: &mut ForwardCtx,
     ) -> (Vec<f32>, GradientsParams, Vec<GradientsParams>) {
-        let pass = self.heads_pass(model, batch, ctx);
-        let per_task = self.per_task_params(model, batch, ctx.step, &pass);
-        (pass.values, pass.gp, per_task)
+        self.per_task_grads(model, batch, ctx)
+            .unwrap_or_else(|e| panic!("per-task gradients: {e}"))
     }
 
     /// One Gram matrix per shared parameter tensor (in [`Self::shared_params`] order):
-    /// `K_p[i][j] = <G_i[p], G_j[p]>`, a missing gradient counting as zero. One host read.
-    pub fn gram_groups(&self, per_task: &[GradientsParams]) -> Vec<Vec<Vec<f64>>> {
+    /// `K_p[i][j] = <G_i[p], G_j[p]>`, a missing gradient counting as zero (a tensor no task
+    /// reaches has an all-zero Gram). One host read.
+    pub fn gram_groups(
+        &self,
+        per_task: &[GradientsParams],
+    ) -> Result<Vec<Vec<Vec<f64>>>, StepError> {
         let n = per_task.len();
-        let mut blocks: Vec<Tensor<1>> = Vec::with_capacity(self.shared.len());
+        let mut blocks: Vec<Option<Tensor<1>>> = Vec::with_capacity(self.shared.len());
         for (id, rank) in &self.shared {
-            let size = self.size_of(per_task, *id, *rank);
-            let rows: Vec<Tensor<1>> = per_task
+            let flats = per_task
                 .iter()
-                .map(|gp| {
-                    let flat = match rank {
-                        1 => gp.get::<1>(*id),
-                        2 => gp.get::<2>(*id).map(|t| t.flatten::<1>(0, 1)),
-                        3 => gp.get::<3>(*id).map(|t| t.flatten::<1>(0, 2)),
-                        _ => None,
-                    };
-                    flat.unwrap_or_else(|| {
-                        Tensor::zeros([size.unwrap_or(1)], &self.device_of(per_task))
-                    })
-                })
+                .map(|gp| at_rank(*rank, *id, &mut Flat(gp)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some(like) = flats.iter().flatten().next().cloned() else {
+                blocks.push(None);
+                continue;
+            };
+            let rows: Vec<Tensor<1>> = flats
+                .into_iter()
+                .map(|f| f.unwrap_or_else(|| like.zeros_like()))
                 .collect();
             let m: Tensor<2> = Tensor::stack(rows, 0);
-            blocks.push(m.clone().matmul(m.transpose()).flatten::<1>(0, 1));
+            blocks.push(Some(m.clone().matmul(m.transpose()).flatten::<1>(0, 1)));
         }
-        if blocks.is_empty() {
-            return Vec::new();
+        let present: Vec<Tensor<1>> = blocks.iter().flatten().cloned().collect();
+        if present.is_empty() {
+            return Err(StepError::NoSharedGradient);
         }
-        let v = Tensor::cat(blocks, 0)
-            .into_data()
-            .try_into_vec::<f32>()
-            .unwrap_or_default();
-        (0..self.shared.len())
-            .map(|p| {
-                (0..n)
-                    .map(|i| {
-                        (0..n)
-                            .map(|j| v.get(p * n * n + i * n + j).map_or(0.0, |x| *x as f64))
-                            .collect()
-                    })
-                    .collect()
+        let v = read_vec(Tensor::cat(present, 0).into_data(), "the Gram matrices")?;
+        let mut at = 0;
+        Ok(blocks
+            .iter()
+            .map(|b| {
+                if b.is_none() {
+                    return vec![vec![0.0; n]; n];
+                }
+                let k = (0..n)
+                    .map(|i| (0..n).map(|j| f64::from(v[at + i * n + j])).collect())
+                    .collect();
+                at += n * n;
+                k
             })
-            .collect()
+            .collect())
     }
 
     /// The shared parameters (θ_s) with their tensor rank, in the order of the groups.
@@ -525,58 +596,65 @@ impl Stepper {
         &self.shared
     }
 
-    /// Gram matrix `K[i][j] = <G_i, G_j>` over all shared parameters.
-    pub fn gram(&self, per_task: &[GradientsParams]) -> Vec<Vec<f64>> {
+    /// Gram matrix `K[i][j] = <G_i, G_j>` over all shared parameters. A parameter that some
+    /// task's gradient lacks counts as zero for that task; one that no task's gradient has
+    /// is left out (it does not move).
+    pub fn gram_matrix(&self, per_task: &[GradientsParams]) -> Result<Vec<Vec<f64>>, StepError> {
         let n = per_task.len();
-        let mut rows: Vec<Tensor<1>> = Vec::with_capacity(n);
-        for gp in per_task {
-            let mut parts: Vec<Tensor<1>> = Vec::new();
-            for (id, rank) in &self.shared {
-                let flat = match rank {
-                    1 => gp.get::<1>(*id),
-                    2 => gp.get::<2>(*id).map(|t| t.flatten::<1>(0, 1)),
-                    3 => gp.get::<3>(*id).map(|t| t.flatten::<1>(0, 2)),
-                    _ => None,
-                };
-                if let Some(f) = flat {
-                    parts.push(f);
-                } else if let Some(size) = self.size_of(per_task, *id, *rank) {
-                    parts.push(Tensor::zeros([size], &self.device_of(per_task)));
-                }
+        let mut parts: Vec<Vec<Tensor<1>>> = vec![Vec::new(); n];
+        for (id, rank) in &self.shared {
+            let flats = per_task
+                .iter()
+                .map(|gp| at_rank(*rank, *id, &mut Flat(gp)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some(like) = flats.iter().flatten().next().cloned() else {
+                continue;
+            };
+            for (row, flat) in parts.iter_mut().zip(flats) {
+                row.push(flat.unwrap_or_else(|| like.zeros_like()));
             }
-            rows.push(Tensor::cat(parts, 0));
         }
+        if parts.iter().any(Vec::is_empty) {
+            return Err(StepError::NoSharedGradient);
+        }
+        let rows: Vec<Tensor<1>> = parts.into_iter().map(|p| Tensor::cat(p, 0)).collect();
         let m: Tensor<2> = Tensor::stack(rows, 0);
         let k = m.clone().matmul(m.transpose());
-        let v = k.into_data().try_into_vec::<f32>().unwrap_or_default();
-        (0..n)
+        let v = read_vec(k.into_data(), "the Gram matrix")?;
+        Ok((0..n)
             .map(|i| (0..n).map(|j| v[i * n + j] as f64).collect())
-            .collect()
+            .collect())
     }
 
-    fn size_of(&self, per_task: &[GradientsParams], id: ParamId, rank: usize) -> Option<usize> {
-        per_task.iter().find_map(|gp| match rank {
-            1 => gp.get::<1>(id).map(|t| t.dims()[0]),
-            2 => gp.get::<2>(id).map(|t| t.dims().iter().product()),
-            3 => gp.get::<3>(id).map(|t| t.dims().iter().product()),
-            _ => None,
-        })
+    /// [`Self::gram_matrix`] for tests; panics where that returns an error.
+    #[doc(hidden)]
+    pub fn gram(&self, per_task: &[GradientsParams]) -> Vec<Vec<f64>> {
+        self.gram_matrix(per_task)
+            .unwrap_or_else(|e| panic!("Gram matrix: {e}"))
     }
+}
 
-    fn device_of(&self, per_task: &[GradientsParams]) -> burn::tensor::Device {
-        for gp in per_task {
-            for (id, rank) in &self.shared {
-                let d = match rank {
-                    1 => gp.get::<1>(*id).map(|t| t.device()),
-                    2 => gp.get::<2>(*id).map(|t| t.device()),
-                    _ => None,
-                };
-                if let Some(d) = d {
-                    return d;
-                }
-            }
-        }
-        burn::tensor::Device::default()
+/// Flattens one task's gradient of a parameter (`None`: the task has none).
+struct Flat<'a>(&'a GradientsParams);
+
+impl RankOp for Flat<'_> {
+    type Out = Option<Tensor<1>>;
+    fn run<const D: usize>(&mut self, id: ParamId) -> Option<Tensor<1>> {
+        self.0.get::<D>(id).map(|t| t.flatten::<1>(0, D - 1))
+    }
+}
+
+/// Adds `Σ_t coeffs[t] G_t` of one shared parameter into the step's gradients.
+struct Combine<'a> {
+    gp: &'a mut GradientsParams,
+    per_task: &'a [GradientsParams],
+    coeffs: &'a [f64],
+}
+
+impl RankOp for Combine<'_> {
+    type Out = ();
+    fn run<const D: usize>(&mut self, id: ParamId) {
+        combine_param::<D>(self.gp, self.per_task, self.coeffs, id);
     }
 }
 
@@ -676,29 +754,74 @@ fn combine_param<const D: usize>(
     }
 }
 
-fn add_into(acc: &mut GradientsParams, new: GradientsParams, params: &[(ParamId, usize)]) {
-    fn one<const D: usize>(acc: &mut GradientsParams, new: &GradientsParams, id: ParamId) {
-        if let Some(t) = new.get::<D>(id) {
-            let merged = match acc.remove::<D>(id) {
+/// Adds one parameter's gradient from `new` into `acc`.
+struct AddInto<'a> {
+    acc: &'a mut GradientsParams,
+    new: &'a GradientsParams,
+}
+
+impl RankOp for AddInto<'_> {
+    type Out = ();
+    fn run<const D: usize>(&mut self, id: ParamId) {
+        if let Some(t) = self.new.get::<D>(id) {
+            let merged = match self.acc.remove::<D>(id) {
                 Some(e) => e + t,
                 None => t,
             };
-            acc.register(id, merged);
+            self.acc.register(id, merged);
         }
     }
+}
+
+fn add_into(
+    acc: &mut GradientsParams,
+    new: GradientsParams,
+    params: &[(ParamId, usize)],
+) -> Result<(), StepError> {
     for (id, rank) in params {
-        match rank {
-            1 => one::<1>(acc, &new, *id),
-            2 => one::<2>(acc, &new, *id),
-            3 => one::<3>(acc, &new, *id),
-            _ => {}
-        }
+        at_rank(*rank, *id, &mut AddInto { acc, new: &new })?;
     }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Rank;
+    impl RankOp for Rank {
+        type Out = usize;
+        fn run<const D: usize>(&mut self, _id: ParamId) -> usize {
+            D
+        }
+    }
+
+    #[test]
+    fn rank_dispatch_runs_ranks_one_to_three_and_errors_on_others() {
+        let id = ParamId::new();
+        for d in 1..=3 {
+            assert_eq!(at_rank(d, id, &mut Rank), Ok(d));
+        }
+        let e = at_rank(4, id, &mut Rank).unwrap_err();
+        assert_eq!(e, StepError::UnsupportedRank { rank: 4 });
+        assert_eq!(
+            e.to_string(),
+            "a shared parameter has rank 4; per-task gradient strategies handle ranks 1 to 3 (use `grad: sum` for this model)"
+        );
+    }
+
+    #[test]
+    fn a_failed_device_read_is_an_error_not_zeros() {
+        let data = burn::tensor::TensorData::new(vec![1i64, 2], [2]);
+        let e = read_vec(data, "activation gradients").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot read activation gradients from the device: "),
+            "{e}"
+        );
+        let ok = burn::tensor::TensorData::new(vec![0.5f32, 2.0], [2]);
+        assert_eq!(read_vec(ok, "x").unwrap(), vec![0.5, 2.0]);
+    }
     use crate::data::TaskKind::{Binary, Regression};
     use crate::htlnet::HtlNetConfig;
     use crate::model::testutil::{batch, ctx, info};
@@ -777,10 +900,10 @@ mod tests {
                 let mut c = ctx(0);
                 c.training = false;
                 let pass = stepper.heads_pass(&model, &b, &mut c);
-                let sparse = sparse_gram(emb, &b, &pass.act);
+                let sparse = sparse_gram(emb, &b, &pass.act).unwrap();
                 // Per tensor too, when θ_s is the embedding alone.
-                let groups = sparse_grams(emb, &b, &pass.act);
-                let dense = stepper.gram_groups(&reference);
+                let groups = sparse_grams(emb, &b, &pass.act).unwrap();
+                let dense = stepper.gram_groups(&reference).unwrap();
                 if dense.len() == groups.len() {
                     for (p, (gs, gd)) in groups.iter().zip(&dense).enumerate() {
                         for i in 0..3 {
@@ -910,7 +1033,7 @@ mod tests {
         let mut c = ctx(0);
         c.training = false;
         let (_, _, per_task) = st.per_task(&trunk, &b, &mut c);
-        let grams = st.gram_groups(&per_task);
+        let grams = st.gram_groups(&per_task).unwrap();
         let a = PcGrad { shuffle: false }
             .adjust_groups(&grams, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
         let coeffs = combined(&a[0]);
