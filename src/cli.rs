@@ -374,8 +374,8 @@ fn bench(a: BenchArgs) -> Result<()> {
 fn models() -> Result<()> {
     for e in registry() {
         println!(
-            "{}  —  {}\n  folder: {}\n  default grad: {}",
-            e.name, e.summary, e.folder, e.default_grad
+            "{}  —  {}\n  folder: {}\n  default grad: {}\n  shared parameters (θ_s): {}",
+            e.name, e.summary, e.folder, e.default_grad, e.theta_s
         );
         let text = serde_yaml::to_string(&(e.defaults)()).unwrap_or_default();
         println!("  options (defaults):");
