@@ -637,6 +637,13 @@ impl Stepper {
 /// Flattens one task's gradient of a parameter (`None`: the task has none).
 struct Flat<'a>(&'a GradientsParams);
 
+#[cfg(test)]
+impl Flat<'_> {
+    fn run_at(&mut self, rank: usize, id: ParamId) -> Tensor<1> {
+        at_rank(rank, id, self).unwrap().expect("gradient present")
+    }
+}
+
 impl RankOp for Flat<'_> {
     type Out = Option<Tensor<1>>;
     fn run<const D: usize>(&mut self, id: ParamId) -> Option<Tensor<1>> {
@@ -1056,5 +1063,69 @@ mod tests {
             pass.gp.get::<2>(expert_e).is_some(),
             "heads own the experts"
         );
+    }
+
+    /// The embedding-only path with a different combination per tensor (per-tensor
+    /// MetaBalance): each table gets `Σ_t c[p][t] G_t[p]` with its own coefficients, and so do
+    /// the numeric projection's weight and bias — equal to combining separately computed
+    /// per-task gradients.
+    #[test]
+    fn per_tensor_combination_through_the_embedding_is_exact() {
+        let dev = Device::flex().autodiff();
+        let inf = info(&[Binary, Binary, Regression]);
+        let model = build_model(
+            "esmm",
+            &serde_yaml::Value::Null,
+            &inf,
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(5),
+            &dev,
+        )
+        .unwrap();
+        let b = batch(&inf, 32, 2, &dev);
+        let st = Stepper::new(&model, 2);
+        let emb = model.embedding_trunk().expect("embedding trunk");
+        let mut c = ctx(0);
+        c.training = false;
+        let pass = st.heads_pass(&model, &b, &mut c);
+        let groups = sparse_grams(emb, &b, &pass.act).unwrap();
+        assert_eq!(
+            groups.len(),
+            st.shared.len(),
+            "3 tables + numeric weight + bias"
+        );
+        let coeffs: Vec<Vec<f64>> = (0..groups.len())
+            .map(|p| {
+                (0..3)
+                    .map(|t| 0.5 + 0.25 * p as f64 - 0.2 * t as f64)
+                    .collect()
+            })
+            .collect();
+        let comb = embedding_combination(emb, &pass.act, &coeffs);
+        let mut grads = (pass.z[0].clone() * comb.autodiff()).sum().backward();
+        let ids: Vec<ParamId> = st.shared.iter().map(|(id, _)| *id).collect();
+        let mut got = GradientsParams::from_params(&mut grads, &model, &ids);
+        fix_numeric_bias(emb, &pass.act, &coeffs, &mut got);
+        let mut c = ctx(0);
+        c.training = false;
+        let (_, _, per_task) = st.per_task(&model, &b, &mut c);
+        for (p, (id, rank)) in st.shared.iter().enumerate() {
+            let mut want = GradientsParams::new();
+            let mut op = Combine {
+                gp: &mut want,
+                per_task: &per_task,
+                coeffs: &coeffs[p],
+            };
+            at_rank(*rank, *id, &mut op).unwrap();
+            let (g, w) = (
+                Flat(&got).run_at(*rank, *id),
+                Flat(&want).run_at(*rank, *id),
+            );
+            let diff: f32 = (g.clone() - w.clone()).abs().max().into_scalar();
+            let scale: f32 = w.abs().max().into_scalar();
+            assert!(
+                diff <= 1e-4 * scale.max(1e-6),
+                "tensor {p}: {diff} vs {scale}"
+            );
+        }
     }
 }
