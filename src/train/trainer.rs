@@ -90,14 +90,34 @@ impl<'d> Trainer<'d> {
         let autodiff = device.clone().autodiff();
         let model = build_model(spec.model, spec.options, &info, &mut rng, &autodiff)?;
         let mut optim = AdamConfig::new().with_epsilon(tc.adam_eps as f32);
-        if tc.weight_decay > 0.0 {
+        // `weight_decay_on: [all]`: Adam's own L2 on every parameter; named groups: the
+        // stepper adds `weight_decay · θ` to those parameters' gradients only.
+        let decay_all = tc.weight_decay_on.iter().any(|g| g == "all");
+        let mut l2_ids = Vec::new();
+        if !decay_all && tc.weight_decay > 0.0 {
+            let groups = crate::model::MultiTaskModel::param_groups(&model);
+            for g in &tc.weight_decay_on {
+                let Some((_, ids)) = groups.iter().find(|(name, _)| name == g) else {
+                    let have: Vec<&str> = groups.iter().map(|(n, _)| *n).collect();
+                    return Err(TrainError::DecayGroup {
+                        model: spec.model.to_string(),
+                        group: g.clone(),
+                        have: have.join(", "),
+                    });
+                };
+                l2_ids.extend(ids.iter().copied());
+            }
+        }
+        if decay_all && tc.weight_decay > 0.0 {
             optim = optim.with_weight_decay(Some(burn::optim::decay::WeightDecayConfig::new(
                 tc.weight_decay as f32,
             )));
         }
         let target = data.tasks.core().unwrap_or(data.tasks.len() - 1);
         let strategy = spec.grad.build(data.tasks.len(), target);
-        let stepper = Stepper::new(&model, target);
+        let stepper = Stepper::new(&model, target)
+            .with_mean_loss(tc.loss_reduction == "mean", data.tasks.len())
+            .with_l2(tc.weight_decay, l2_ids);
         Ok(Self {
             data,
             device: device.clone(),

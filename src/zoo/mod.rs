@@ -54,6 +54,18 @@ pub enum ZooError {
         /// Every preset, comma-separated.
         valid: String,
     },
+    /// The library's code does not have this model.
+    #[error("preset `{preset}` is {source_name}, which has no model `{model}`; it has: {models}")]
+    NotInLibrary {
+        /// The preset.
+        preset: String,
+        /// Where the library's settings come from.
+        source_name: String,
+        /// The model.
+        model: String,
+        /// The models the library has, comma-separated.
+        models: String,
+    },
     /// The model's folder has no settings for this library.
     #[error("preset `{preset}` has no settings for model `{model}`")]
     NoPreset {
@@ -167,6 +179,9 @@ macro_rules! zoo {
             fn embedding_trunk(&self) -> Option<&FieldEmbedding> {
                 match self { $(AnyModel::$variant(m) => m.embedding_trunk(),)* }
             }
+            fn param_groups(&self) -> Vec<(&'static str, Vec<ParamId>)> {
+                match self { $(AnyModel::$variant(m) => m.param_groups(),)* }
+            }
         }
 
         /// All registered models, in the order `htl models` lists them.
@@ -257,6 +272,14 @@ pub fn preset(model: &str, name: &str) -> Result<(Mapping, Mapping), ZooError> {
         name: model.into(),
         registered: model_names(),
     })?;
+    if !lib.has(model) {
+        return Err(ZooError::NotInLibrary {
+            preset: name.into(),
+            source_name: lib.source.into(),
+            model: model.into(),
+            models: lib.models.join(", "),
+        });
+    }
     Ok((entry.preset_options(name)?, lib.train_keys()))
 }
 
