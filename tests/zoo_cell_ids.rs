@@ -5,7 +5,9 @@
 //!
 //! `tests/fixtures/cell_ids_b0a9e61.json` holds the ids of the other shipped experiments
 //! (`baselines` with its presets, `hillstrom`, `gpu_check`) as written to their manifests by
-//! `htl run` at revision b0a9e61, before the model zoo.
+//! `htl run` at revision b0a9e61, before the model zoo; their `htlnet` ids were updated
+//! deliberately by issue 12 (HTLNet's `tau_factor` / `tau_every` became `tau_anneal`, and
+//! `stop_grad: true` now detaches le_j too), the other models' ids are unchanged.
 
 use std::path::Path;
 

@@ -95,7 +95,8 @@ fn grid_expands_to_the_cartesian_product_with_labels() {
         GradSpec::Htl {
             alpha: 1.0,
             gamma: 0.5,
-            clip: 10.0
+            clip: 10.0,
+            clip_low: None
         }
     );
 }
@@ -138,7 +139,7 @@ fn duplicate_labels_and_empty_lists_are_errors() {
         "{BASE}train: {{core_transform: log}}\nvariants: [{{model: htlnet}}]\n"
     ))
     .unwrap_err();
-    assert_eq!(e.0, "exp.yaml: key `train`: unknown `core_transform` `log`; valid: standardize, log1p_standardize");
+    assert_eq!(e.0, "exp.yaml: key `train`: unknown `core_transform` `log`; valid: standardize, log1p_standardize, log1p, none");
 }
 
 #[test]

@@ -52,9 +52,13 @@ pub enum GradSpec {
         /// Relaxation of the magnitude pull (the paper leaves it unknown).
         #[serde(default = "gamma_default")]
         gamma: f64,
-        /// Weight clip C: w ∈ [1/C, C].
+        /// Weight clip C: w ∈ [clip_low, C].
         #[serde(default = "clip_default")]
         clip: f64,
+        /// Lower weight clip; absent = 1/C (the paper writes one clip C and leaves the lower
+        /// bound unstated). Left out of the stored config when absent, so older cell ids hold.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clip_low: Option<f64>,
     },
 }
 
@@ -144,7 +148,12 @@ impl GradSpec {
                 }
                 Ok(())
             }
-            GradSpec::Htl { alpha, gamma, clip } => {
+            GradSpec::Htl {
+                alpha,
+                gamma,
+                clip,
+                clip_low,
+            } => {
                 check("alpha", *alpha, unit(*alpha), "in [0, 1]")?;
                 check("gamma", *gamma, unit(*gamma), "in [0, 1]")?;
                 check(
@@ -152,7 +161,16 @@ impl GradSpec {
                     *clip,
                     *clip >= 1.0,
                     "≥ 1 (weights are clipped to [1/clip, clip])",
-                )
+                )?;
+                match clip_low {
+                    Some(low) => check(
+                        "clip_low",
+                        *low,
+                        *low > 0.0 && *low <= 1.0,
+                        "in (0, 1] (the lower weight clip; absent = 1/clip)",
+                    ),
+                    None => Ok(()),
+                }
             }
         }
     }
@@ -175,11 +193,17 @@ impl GradSpec {
             GradSpec::Metabalance { r, beta, mode } => {
                 Some(Box::new(MetaBalance::new(n_tasks, target, *r, *beta, mode)))
             }
-            GradSpec::Htl { alpha, gamma, clip } => Some(Box::new(HtlAdjust {
+            GradSpec::Htl {
+                alpha,
+                gamma,
+                clip,
+                clip_low,
+            } => Some(Box::new(HtlAdjust {
                 target,
                 alpha: *alpha,
                 gamma: *gamma,
                 clip: *clip,
+                clip_low: clip_low.unwrap_or(1.0 / *clip),
             })),
         }
     }
@@ -307,7 +331,8 @@ mod tests {
             GradSpec::Htl {
                 alpha: 1.0,
                 gamma: 0.1,
-                clip: 10.0
+                clip: 10.0,
+                clip_low: None
             }
         );
         let m: serde_yaml::Value = serde_yaml::from_str("{name: htl, gamma: 0.5}").unwrap();
@@ -316,7 +341,8 @@ mod tests {
             GradSpec::Htl {
                 alpha: 1.0,
                 gamma: 0.5,
-                clip: 10.0
+                clip: 10.0,
+                clip_low: None
             }
         );
         let bad: serde_yaml::Value = serde_yaml::from_str("magic").unwrap();

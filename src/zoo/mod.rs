@@ -167,6 +167,9 @@ macro_rules! zoo {
             fn embedding_trunk(&self) -> Option<&FieldEmbedding> {
                 match self { $(AnyModel::$variant(m) => m.embedding_trunk(),)* }
             }
+            fn temperature(&self, ctx: &ForwardCtx) -> Option<f64> {
+                match self { $(AnyModel::$variant(m) => m.temperature(ctx),)* }
+            }
         }
 
         /// All registered models, in the order `htl models` lists them.
