@@ -12,16 +12,7 @@ use crate::device::device_from_name;
 use crate::run::{run_experiment, DeviceChoice, RunOptions};
 use crate::zoo::registry;
 
-/// A non-zero exit that is not an error of `htl` itself (e.g. some cells failed).
-#[derive(Debug)]
-pub struct Exit(pub i32);
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}", self.0)
-    }
-}
-impl std::error::Error for Exit {}
+pub use crate::util::Exit;
 
 /// htl — benchmark multi-task recommenders on hybrid targets (binary action chain → continuous core value).
 ///
@@ -45,6 +36,22 @@ pub struct Cli {
 enum Command {
     /// Train every unfinished cell of an experiment and print the summary table.
     Run(RunArgs),
+    /// Train one cell of a sweep submitted with `--executor slurm` (what each array task runs).
+    RunCell {
+        /// The result folder.
+        dir: PathBuf,
+        /// The cell id (a folder name under <dir>/cells/).
+        id: String,
+    },
+    /// Each cell's state (finished, failed, running, pending, missing) from the result folder
+    /// and the SLURM queue; exits 0 only when every cell finished.
+    Status {
+        /// The result folder.
+        dir: PathBuf,
+        /// Also rewrite cells.csv, summary.csv and summary.md from the stored results.
+        #[arg(long)]
+        write_summary: bool,
+    },
     /// Write the paper-style report of a result folder: statistics over seeds, paired tests
     /// against a reference variant, tables (Markdown, LaTeX, CSV) and figures (PNG, SVG).
     ///
@@ -95,6 +102,14 @@ struct RunArgs {
     /// Skip the report (tables and figures) written to <out>/report/ at the end.
     #[arg(long)]
     no_report: bool,
+    /// Where cells train: local (this machine) or slurm (a job array; README: Running on
+    /// a SLURM cluster). Overrides the YAML `executor:`.
+    #[arg(long)]
+    executor: Option<crate::config::Executor>,
+    /// With --executor slurm: block until the sweep's jobs have left the queue, showing
+    /// progress (a local run always waits).
+    #[arg(long)]
+    wait: bool,
 }
 
 #[derive(Args, Debug)]
@@ -197,6 +212,8 @@ pub fn main() -> Result<()> {
         Command::Report(a) => report(a),
         Command::Models => models(),
         Command::Bench(a) => bench(a),
+        Command::RunCell { dir, id } => crate::slurm::cli_run_cell(&dir, &id),
+        Command::Status { dir, write_summary } => crate::slurm::cli_status(&dir, write_summary),
         Command::Data {
             command: DataCommand::Inspect { spec, no_cache },
         } => data_inspect(&spec, no_cache),
@@ -249,6 +266,21 @@ fn run(a: RunArgs) -> Result<()> {
         ));
     }
     let exp = load_experiment(&a.experiment)?;
+    if a.executor.unwrap_or(exp.executor) == crate::config::Executor::Slurm {
+        let args = crate::slurm::SubmitArgs {
+            out: a.out,
+            jobs: a.jobs,
+            quiet: a.quiet,
+            force: a.force,
+            save_predictions: a.save_predictions,
+            only: a.only,
+            device: a.device,
+            no_cache: a.no_cache,
+            no_report: a.no_report,
+            wait: a.wait,
+        };
+        return crate::slurm::cli_submit(&exp, args);
+    }
     let device = resolve_device(a.device.as_deref(), &exp)?;
     let (data, cache) = data::cache::load_cached(&exp.dataset, &exp.base_dir, !a.no_cache)
         .with_context(|| format!("loading the data set of {}", a.experiment.display()))?;
@@ -264,7 +296,12 @@ fn run(a: RunArgs) -> Result<()> {
         only: a.only,
     };
     let summary = run_experiment(&exp, &data, &device, &opts).map_err(|e| anyhow!(e))?;
-    println!("{}", summary.summary_md);
+    let store = crate::store::ResultStore::new(&summary.root);
+    if let Some(md) = crate::report::summary::write_summaries(&store)
+        .with_context(|| format!("writing the summaries of {}", summary.root.display()))?
+    {
+        println!("{md}");
+    }
     if !a.no_report {
         match crate::report::report(&summary.root, &crate::report::ReportOptions::default()) {
             Ok(r) => println!("report: {}", r.report_md.display()),
@@ -356,6 +393,16 @@ fn report(a: ReportArgs) -> Result<()> {
         alpha: a.alpha,
         figures: !a.no_figures,
     };
+    let store = crate::store::ResultStore::new(&a.dir);
+    if crate::report::summary::write_summaries(&store)
+        .with_context(|| format!("writing the summaries of {}", a.dir.display()))?
+        .is_none()
+    {
+        println!(
+            "note: {} has a manifest without the cell list and task chain (an older run): summary.* and cells.csv left as they are",
+            a.dir.display()
+        );
+    }
     let r = crate::report::report(&a.dir, &opts)?;
     println!("report: {}", r.report_md.display());
     println!(

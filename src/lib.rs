@@ -32,6 +32,7 @@ pub mod model;
 pub mod optim;
 pub mod report;
 pub mod run;
+pub mod slurm;
 pub mod store;
 pub mod train;
 pub mod util;

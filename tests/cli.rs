@@ -66,7 +66,7 @@ fn unknown_top_level_key_lists_valid_ones() {
     expect_error(
         "key",
         "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnet}]\nepochz: 3\n",
-        "htl: error: key.yaml: unknown field `epochz`, expected one of `name`, `description`, `dataset`, `train`, `seeds`, `device`, `constant_reference`, `base`, `variants`, `grid` at line 3 column 1",
+        "htl: error: key.yaml: unknown field `epochz`, expected one of `name`, `description`, `dataset`, `train`, `seeds`, `device`, `constant_reference`, `base`, `variants`, `grid`, `executor`, `slurm` at line 3 column 1",
     );
 }
 

@@ -29,6 +29,9 @@ use crate::zoo::find_model;
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+mod executor;
+pub use executor::{Executor, SlurmConfig};
+
 /// Training options (YAML `train:`), all optional.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -361,6 +364,12 @@ pub struct RawExperiment {
     /// labelled `<label> [key=value, …]`.
     #[serde(default)]
     pub grid: BTreeMap<String, Vec<serde_yaml::Value>>,
+    /// Where cells train: `local` (default) or `slurm`; `htl run --executor` overrides.
+    #[serde(default)]
+    pub executor: Executor,
+    /// SLURM resources per cell, used by the `slurm` executor.
+    #[serde(default)]
+    pub slurm: SlurmConfig,
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -455,6 +464,10 @@ pub struct Experiment {
     pub variants: Vec<String>,
     /// The YAML `device:` key.
     pub device: Option<String>,
+    /// The YAML `executor:` key.
+    pub executor: Executor,
+    /// The YAML `slurm:` block (validated).
+    pub slurm: SlurmConfig,
 }
 
 fn merge(base: &serde_yaml::Mapping, over: &serde_yaml::Mapping) -> serde_yaml::Mapping {
@@ -524,6 +537,9 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
             "{file}: `variants` is empty; list at least one model variant"
         )));
     }
+    raw.slurm
+        .validate()
+        .map_err(|e| ConfigError(format!("{file}: {e}")))?;
     if raw.seeds.is_empty() {
         return Err(ConfigError(format!(
             "{file}: `seeds` is empty; give at least one seed, e.g. `seeds: [1, 2, 3]`"
@@ -634,6 +650,8 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
         cells,
         variants,
         device: raw.device,
+        executor: raw.executor,
+        slurm: raw.slurm,
     })
 }
 

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::store::MetricTable;
+use crate::store::{
+    MetricTable, MetricsState, ResultStore, StoreError, CELLS_CSV, SUMMARY_CSV, SUMMARY_MD,
+};
 
 /// One stored cell as the report sees it.
 #[derive(Debug, Clone)]
@@ -221,4 +223,45 @@ pub fn summary_markdown(
     }
     s.push_str("\nNRMSE = RMSE / mean(y), NMAE = MAE / mean(y) (divisor: the split's mean core target; raw RMSE, MAE, y_mean, y_std are in summary.csv). `–` = undefined.\n");
     s
+}
+
+/// Reads every cell the manifest lists and writes `cells.csv`, `summary.csv` and `summary.md`
+/// (test split, every finished cell of the experiment, whatever `--only` selected; unfinished
+/// cells and cells whose `metrics.json` is unusable are left out). Returns the Markdown, or
+/// `None` when there is no manifest or it predates the stored cell list and task chain.
+///
+/// `htl run` calls it when the run ends, `htl report` before the report.
+pub fn write_summaries(store: &ResultStore) -> Result<Option<String>, StoreError> {
+    let Some(m) = store.read_manifest()? else {
+        return Ok(None);
+    };
+    if m.cell_list.is_empty() || m.tasks.is_empty() {
+        return Ok(None);
+    }
+    let tasks: Vec<String> = m.tasks.iter().map(|t| t.name.clone()).collect();
+    let mut stored = Vec::new();
+    for c in &m.cell_list {
+        let entry = |metrics, failed| CellMetrics {
+            variant: c.variant.clone(),
+            model: c.model.clone(),
+            seed: c.seed,
+            metrics,
+            failed,
+        };
+        if let MetricsState::Finished(metrics) = store.check_metrics(&c.id, &tasks)? {
+            stored.push(entry(metrics, None));
+        } else if store.has_failed(&c.id) {
+            let reason = match store.read_failed(&c.id) {
+                Ok(Some(f)) => f.reason,
+                _ => "failed (no reason recorded)".to_string(),
+            };
+            stored.push(entry(Default::default(), Some(reason)));
+        }
+    }
+    store.write_top(CELLS_CSV, &long_rows(&stored))?;
+    let summary = summarise(&stored, &m.variants);
+    store.write_top(SUMMARY_CSV, &super::csv::summary_csv(&summary))?;
+    let md = summary_markdown(&m.experiment, &summary, &stored, &tasks);
+    store.write_top(SUMMARY_MD, &md)?;
+    Ok(Some(md))
 }

@@ -22,10 +22,9 @@ use rayon::prelude::*;
 
 use crate::config::{CellConfig, Experiment};
 use crate::data::Dataset;
-use crate::report::summary::{long_rows, summarise, summary_markdown, CellMetrics};
 use crate::store::{
     CellInfo, CurveRow, Curves, FailedCell, GradStatRow, Manifest, ManifestCell, MetricsState,
-    ResultStore, RunLock, StoreError, TaskKind, TaskRecord, CELLS_CSV, SUMMARY_CSV, SUMMARY_MD,
+    ResultStore, RunLock, StoreError, TaskKind, TaskRecord,
 };
 use crate::train::{train_cell, TrainError, TrainOutcome};
 
@@ -108,9 +107,6 @@ pub struct RunSummary {
     pub trained: usize,
     /// `(cell id, reason)` of failed cells.
     pub failed: Vec<(String, String)>,
-    /// The summary table as Markdown (every finished cell of the experiment, whatever
-    /// `--only` selected).
-    pub summary_md: String,
     /// One-line notes and warnings printed to stderr during the run (a stale lock taken
     /// over, a corrupt `metrics.json` set aside).
     pub notes: Vec<String>,
@@ -188,7 +184,6 @@ pub fn run_experiment_with(
     opts: &RunOptions,
     trainer: &dyn CellTrainer,
 ) -> Result<RunSummary, RunError> {
-    let device = &dev.device;
     let root = opts
         .out
         .clone()
@@ -282,32 +277,23 @@ pub fn run_experiment_with(
             }
             epoch_bar.set_message(id.clone());
             let progress = |e: usize, _max: usize| epoch_bar.set_position(e as u64);
-            let t0 = Instant::now();
-            let result = panics::catch_quietly(|| trainer.train(cell, data, device, &progress))
-                .unwrap_or_else(|panic| Err(TrainError::Other(panic)));
-            let secs = t0.elapsed().as_secs_f64();
-            let written = match &result {
-                Ok(out) => write_cell(
-                    &store,
-                    id,
-                    cell,
-                    &task_names,
-                    out,
-                    secs,
-                    opts.save_predictions,
-                    dev,
-                ),
-                Err(e) => write_failed(&store, id, cell, &e.to_string()),
-            };
-            let mut failed = failed.lock().unwrap_or_else(|p| p.into_inner());
-            if let Err(e) = &result {
+            let ended = train_and_store(
+                &store,
+                id,
+                cell,
+                data,
+                dev,
+                trainer,
+                opts.save_predictions,
+                &progress,
+            );
+            if let Err(e) = ended {
+                if let CellFailure::Training(why) = &e {
+                    bar.println(format!("cell {id} failed: {why}"));
+                }
+                let mut failed = failed.lock().unwrap_or_else(|p| p.into_inner());
                 failed.push((id.clone(), e.to_string()));
-                bar.println(format!("cell {id} failed: {e}"));
             }
-            if let Err(e) = written {
-                failed.push((id.clone(), format!("writing results: {e}")));
-            }
-            drop(failed);
             epoch_bar.finish_and_clear();
             done.fetch_add(1, Ordering::Relaxed);
             bar.inc(1);
@@ -315,7 +301,6 @@ pub fn run_experiment_with(
     });
     bar.finish_and_clear();
     let failed = failed.into_inner().unwrap_or_else(|p| p.into_inner());
-    let summary_md = write_summaries(&store, exp, &task_names)?;
     write_manifest(&store, exp, data, dev, &started, Some(&now_rfc3339()))?;
     Ok(RunSummary {
         root,
@@ -323,12 +308,69 @@ pub fn run_experiment_with(
         skipped,
         trained: done.into_inner(),
         failed,
-        summary_md,
         notes,
     })
 }
 
-fn matches_only(c: &CellConfig, only: &[String]) -> bool {
+/// Why [`train_and_store`] did not leave a finished cell.
+#[derive(Debug, thiserror::Error)]
+pub enum CellFailure {
+    /// Training failed (an error, divergence or panic); `failed.json` holds the reason
+    /// (unless writing it failed too).
+    #[error("{0}")]
+    Training(String),
+    /// Training succeeded but the results could not be written.
+    #[error("writing results: {0}")]
+    Write(StoreError),
+}
+
+/// Trains ONE cell and writes its results into `store` — the code path every cell of
+/// `htl run` takes, also used by `htl run-cell` (one SLURM array task): a training error or
+/// panic is stored as `failed.json`; on success `config.yaml`, `curves.csv`, `cell.json`
+/// (and the optional files) are written atomically, `metrics.json` last.
+#[allow(clippy::too_many_arguments)]
+pub fn train_and_store(
+    store: &ResultStore,
+    id: &str,
+    cell: &CellConfig,
+    data: &Dataset,
+    dev: &DeviceChoice,
+    trainer: &dyn CellTrainer,
+    save_predictions: bool,
+    progress: crate::train::Progress,
+) -> Result<(), CellFailure> {
+    let task_names: Vec<String> = data.tasks.tasks().iter().map(|t| t.name.clone()).collect();
+    let t0 = Instant::now();
+    let result = panics::catch_quietly(|| trainer.train(cell, data, &dev.device, progress))
+        .unwrap_or_else(|panic| Err(TrainError::Other(panic)));
+    let secs = t0.elapsed().as_secs_f64();
+    match result {
+        Ok(out) => write_cell(
+            store,
+            id,
+            cell,
+            &task_names,
+            &out,
+            secs,
+            save_predictions,
+            dev,
+        )
+        .map_err(CellFailure::Write),
+        Err(e) => {
+            let why = e.to_string();
+            match write_failed(store, id, cell, &why) {
+                Ok(()) => Err(CellFailure::Training(why)),
+                Err(w) => Err(CellFailure::Training(format!(
+                    "{why} (and its failed.json could not be written: {w})"
+                ))),
+            }
+        }
+    }
+}
+
+/// Whether `c` is selected by `--only` (empty = every cell): its variant label, model name
+/// or seed is one of `only`.
+pub fn matches_only(c: &CellConfig, only: &[String]) -> bool {
     only.is_empty()
         || only.iter().any(|o| {
             o == &c.variant
@@ -424,42 +466,10 @@ fn write_failed(
     )
 }
 
-/// Reads the stored results of every cell of `exp` and writes `cells.csv`, `summary.csv`,
-/// `summary.md`. Unfinished cells (and cells whose `metrics.json` is unusable) are left out.
-fn write_summaries(
-    store: &ResultStore,
-    exp: &Experiment,
-    tasks: &[String],
-) -> Result<String, StoreError> {
-    let mut stored = Vec::new();
-    for c in &exp.cells {
-        let id = c.id();
-        let entry = |metrics, failed| CellMetrics {
-            variant: c.variant.clone(),
-            model: c.model.clone(),
-            seed: c.seed,
-            metrics,
-            failed,
-        };
-        if let MetricsState::Finished(metrics) = store.check_metrics(&id, tasks)? {
-            stored.push(entry(metrics, None));
-        } else if store.has_failed(&id) {
-            let reason = match store.read_failed(&id) {
-                Ok(Some(f)) => f.reason,
-                _ => "failed (no reason recorded)".to_string(),
-            };
-            stored.push(entry(Default::default(), Some(reason)));
-        }
-    }
-    store.write_top(CELLS_CSV, &long_rows(&stored))?;
-    let summary = summarise(&stored, &exp.variants);
-    store.write_top(SUMMARY_CSV, &crate::report::csv::summary_csv(&summary))?;
-    let md = summary_markdown(&exp.name, &summary, &stored, tasks);
-    store.write_top(SUMMARY_MD, &md)?;
-    Ok(md)
-}
-
-fn write_manifest(
+/// Writes `manifest.json`: provenance (the revision and versions this binary was built
+/// from, backend, machine, start and end), the task chain of `data`, the variants and every
+/// cell of `exp`.
+pub fn write_manifest(
     store: &ResultStore,
     exp: &Experiment,
     data: &Dataset,

@@ -133,6 +133,7 @@ fn failures_are_isolated_stored_and_reported() {
         assert_eq!(failed, !finished, "{id}");
         assert!(store.cell_file(&id, "config.yaml").is_file());
     }
+    crate::report::summary::write_summaries(&store).unwrap();
     let md = std::fs::read_to_string(root.join("summary.md")).unwrap();
     assert!(
         md.contains("| good | 3 |")
@@ -218,6 +219,12 @@ fn results_do_not_depend_on_the_number_of_jobs() {
     b.jobs = Some(4);
     run_experiment_with(&exp, &data, &dev, &a, &mock).unwrap();
     run_experiment_with(&exp, &data, &dev, &b, &mock).unwrap();
+    for side in ["a", "b"] {
+        let store = crate::store::ResultStore::new(d.path().join(side));
+        crate::report::summary::write_summaries(&store)
+            .unwrap()
+            .unwrap();
+    }
     for f in ["cells.csv", "summary.csv", "summary.md"] {
         assert_eq!(
             std::fs::read(d.path().join("a").join(f)).unwrap(),
@@ -347,6 +354,8 @@ fn only_never_shrinks_the_summaries_and_absent_cells_are_unfinished() {
     let mut o = opts(&root);
     o.only = vec!["good".into(), "plain".into()];
     run_experiment_with(&exp, &data, &dev, &o, &mock).unwrap();
+    let store = crate::store::ResultStore::new(&root);
+    crate::report::summary::write_summaries(&store).unwrap();
     let summary = std::fs::read(root.join("summary.csv")).unwrap();
     let cells = std::fs::read(root.join("cells.csv")).unwrap();
     // A rerun of one variant keeps every finished cell in the summaries.
@@ -354,9 +363,12 @@ fn only_never_shrinks_the_summaries_and_absent_cells_are_unfinished() {
     o.force = true;
     let s = run_experiment_with(&exp, &data, &dev, &o, &mock).unwrap();
     assert_eq!(s.trained, 3);
+    let md = crate::report::summary::write_summaries(&store)
+        .unwrap()
+        .unwrap();
     assert_eq!(std::fs::read(root.join("summary.csv")).unwrap(), summary);
     assert_eq!(std::fs::read(root.join("cells.csv")).unwrap(), cells);
-    assert!(s.summary_md.contains("| good | 3 |"), "{}", s.summary_md);
+    assert!(md.contains("| good | 3 |"), "{md}");
     // Nine cells never ran: the report counts them as unfinished.
     let r = crate::report::report(
         &root,

@@ -119,3 +119,14 @@ mod tests {
         );
     }
 }
+
+/// A non-zero exit that is not an error of `htl` itself (e.g. some cells failed).
+#[derive(Debug)]
+pub struct Exit(pub i32);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+impl std::error::Error for Exit {}
