@@ -112,7 +112,10 @@ impl ModelOptions for HtlNetConfig {
             return Err(OptionError::Range {
                 key: "tau_min".into(),
                 value: self.tau_min.to_string(),
-                range: format!("at most `tau_start` ({}): the temperature anneals, never grows", self.tau_start),
+                range: format!(
+                    "at most `tau_start` ({}): the temperature anneals, never grows",
+                    self.tau_start
+                ),
             });
         }
         if self.architecture == "shared_bottom" {

@@ -41,10 +41,7 @@ fn all_nonzero(v: &[f32]) -> bool {
 
 /// Gradients of the core task's loss alone (task 3 of binary → binary → core), training
 /// mode (Gumbel noise on), for one `stop_grad` setting.
-fn core_loss_grads(
-    stop: StopGrad,
-    ifu_rep: bool,
-) -> (HtlNet, burn::tensor::Gradients) {
+fn core_loss_grads(stop: StopGrad, ifu_rep: bool) -> (HtlNet, burn::tensor::Gradients) {
     let dev = Device::flex().autodiff();
     let kinds = [Binary, Binary, Regression];
     let cfg = HtlNetConfig {
@@ -66,7 +63,10 @@ fn stop_grad_true_detaches_rep_le_and_p_parameter_by_parameter() {
         let tower = grad_masses(&m.towers[j], &g);
         assert!(all_zero(&tower), "tower {j}: {tower:?}");
         let leu = grad_masses(m.leus[j].as_ref().unwrap(), &g);
-        assert!(all_zero(&leu), "LEU table {j} must not train on a later loss: {leu:?}");
+        assert!(
+            all_zero(&leu),
+            "LEU table {j} must not train on a later loss: {leu:?}"
+        );
         // Task 2's own IFUs do not feed task 3 either (their output enters tower 2 only).
         if j == 1 {
             assert!(all_zero(&grad_masses(m.ifu_rep[j].as_ref().unwrap(), &g)));
@@ -75,7 +75,10 @@ fn stop_grad_true_detaches_rep_le_and_p_parameter_by_parameter() {
     }
     // The core task trains its own tower, its IFUs and the shared embedding.
     assert!(all_nonzero(&grad_masses(&m.towers[2], &g)));
-    assert!(all_nonzero(&grad_masses(m.ifu_rep[2].as_ref().unwrap(), &g)));
+    assert!(all_nonzero(&grad_masses(
+        m.ifu_rep[2].as_ref().unwrap(),
+        &g
+    )));
     assert!(all_nonzero(&grad_masses(m.ifu_le[2].as_ref().unwrap(), &g)));
     assert!(grad_masses(&m.embedding, &g).iter().any(|&x| x > 0.0));
     assert!(m.separable());
@@ -101,7 +104,10 @@ fn stop_grad_false_differentiates_through_the_gumbel_softmax_sample() {
         let (m, g) = core_loss_grads(stop, false);
         let masses = grad_masses(&m.towers[0], &g);
         let n = masses.len();
-        (masses[n - 2..].to_vec(), grad_masses(m.leus[0].as_ref().unwrap(), &g))
+        (
+            masses[n - 2..].to_vec(),
+            grad_masses(m.leus[0].as_ref().unwrap(), &g),
+        )
     };
     let (h, leu) = head(StopGrad::None);
     assert!(all_nonzero(&h), "output layer of task 1: {h:?}");
@@ -131,7 +137,10 @@ fn stop_grad_is_written_true_false_or_rep() {
     assert_eq!(parse("stop_grad: false").unwrap(), StopGrad::None);
     assert_eq!(parse("stop_grad: rep").unwrap(), StopGrad::Rep);
     let e = parse("stop_grad: maybe").unwrap_err().to_string();
-    assert!(e.contains("unknown `stop_grad` `maybe`; valid: true, false, rep"), "{e}");
+    assert!(
+        e.contains("unknown `stop_grad` `maybe`; valid: true, false, rep"),
+        "{e}"
+    );
     for s in [StopGrad::All, StopGrad::None, StopGrad::Rep] {
         let cfg = HtlNetConfig {
             stop_grad: s,

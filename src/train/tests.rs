@@ -94,12 +94,24 @@ fn a_raw_scale_core_loss_that_diverges_fails_naming_the_transform() {
 fn raw_and_log1p_core_scales_train_and_report_on_the_original_scale() {
     for scale in ["none", "log1p"] {
         let out = run(
-            &format!("{{epochs: 2, batch_size: 256, core_transform: {scale}, grad_stats_every: 5}}"),
+            &format!(
+                "{{epochs: 2, batch_size: 256, core_transform: {scale}, grad_stats_every: 5}}"
+            ),
             "{}",
         )
         .unwrap();
         let core = &out.metrics["test"]["watch_time"];
-        for k in ["nrmse", "nmae", "nrmse_mean", "nmae_mean", "rmse", "mae", "mean", "std", "mad"] {
+        for k in [
+            "nrmse",
+            "nmae",
+            "nrmse_mean",
+            "nmae_mean",
+            "rmse",
+            "mae",
+            "mean",
+            "std",
+            "mad",
+        ] {
             assert!(core[k].is_some_and(f64::is_finite), "{scale}: {k}");
         }
         // Gradient statistics are logged in every regime.
