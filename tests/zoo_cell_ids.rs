@@ -49,6 +49,11 @@ fn htlnet_ablations_cell_ids_equal_the_reference_manifest() {
 }
 
 #[test]
+fn htlnet_ablations_paper_cell_ids_equal_the_reference_manifest() {
+    check("htlnet_ablations_paper");
+}
+
+#[test]
 fn other_shipped_experiments_keep_their_cell_ids() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(root.join("tests/fixtures/cell_ids_b0a9e61.json")).unwrap();
