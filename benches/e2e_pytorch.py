@@ -174,8 +174,13 @@ def regression_metrics(y, p):
     gini = (2 * cov(ranks(p)) + total) / (2 * cov(ranks(y)) + total)
     ry, rp = ranks(y), ranks(p)
     spear = float(np.corrcoef(ry, rp)[0, 1]) if rp.std() > 0 else None
-    return {"nrmse": rmse / mean, "nmae": mae / mean, "gini": gini, "spearman": spear,
-            "rmse": rmse, "mae": mae, "y_mean": mean, "y_std": float(y.std(ddof=1))}
+    std = float(y.std(ddof=0))
+    mad = float(np.mean(np.abs(y - mean)))
+    # As htlbench's catalogue: nrmse / nmae relative to the constant-mean predictor, the
+    # mean-divided pair as nrmse_mean / nmae_mean.
+    return {"nrmse": rmse / std, "nmae": mae / mad, "gini": gini, "spearman": spear,
+            "nrmse_mean": rmse / mean, "nmae_mean": mae / mean,
+            "rmse": rmse, "mae": mae, "mean": mean, "std": std, "mad": mad}
 
 
 def split_metrics(split, preds):

@@ -5,7 +5,8 @@ Writes, with a fixed seed (re-running reproduces the files byte for byte for
 the same library versions, which are recorded in each file):
 
 * tests/fixtures/metrics/reference.json        AUC, log-loss (scikit-learn),
-  RMSE / MAE / NRMSE / NMAE (NumPy), normalised Gini (NumPy, the ZILN way),
+  RMSE / MAE / NRMSE (RMSE / std, ddof=0) / NMAE (MAE / mean|y - mean|) /
+  NRMSE_mean / NMAE_mean (NumPy), normalised Gini (NumPy, the ZILN way),
   Spearman (SciPy);
 * tests/fixtures/metrics/stats_reference.json  mean, std (ddof=1),
   `scipy.stats.t.interval`, `ttest_rel`, `wilcoxon`.
@@ -196,12 +197,18 @@ def regression_case(name, y, pred):
         "pred": f32_list(p32),
         "rmse": rmse,
         "mae": mae,
-        "nrmse": rmse / float(y.mean()),
-        "nmae": mae / float(y.mean()),
+        # NRMSE / NMAE relative to the constant-mean predictor: population std (ddof=0)
+        # and the mean absolute deviation from the mean.
+        "nrmse": rmse / float(np.std(y, ddof=0)),
+        "nmae": mae / float(np.mean(np.abs(y - y.mean()))),
+        # The lifetime-value convention: divide by mean(y).
+        "nrmse_mean": rmse / float(y.mean()),
+        "nmae_mean": mae / float(y.mean()),
         "gini": float(normalized_gini(y, p)),
         "spearman": float(stats.spearmanr(y, p).statistic),
-        "y_mean": float(y.mean()),
-        "y_std": float(y.std(ddof=1)),
+        "mean": float(y.mean()),
+        "std": float(np.std(y, ddof=0)),
+        "mad": float(np.mean(np.abs(y - y.mean()))),
     }
 
 

@@ -94,7 +94,7 @@ fn unknown_model_option_lists_valid_ones() {
     expect_error(
         "opt",
         "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnet, options: {lue: false}}]\n",
-        "htl: error: opt.yaml: key `variants[0].options` (model `htlnet`): unknown field `lue`, expected one of `architecture`, `embed_dim`, `tower`, `dropout`, `rep_layer`, `leu`, `label_dim`, `tau_start`, `tau_factor`, `tau_every`, `tau_min`, `ifu`, `ifu_rep`, `ifu_dim`, `stop_grad`, `bottom`",
+        "htl: error: opt.yaml: key `variants[0].options` (model `htlnet`): unknown field `lue`, expected one of `architecture`, `embed_dim`, `tower`, `dropout`, `rep_layer`, `leu`, `label_dim`, `tau_start`, `tau_min`, `tau_anneal`, `ifu`, `ifu_rep`, `ifu_dim`, `stop_grad`, `bottom`",
     );
 }
 

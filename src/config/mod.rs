@@ -59,7 +59,8 @@ pub struct TrainConfig {
     /// lower is better) or `<task>:<metric>` (e.g. `click:auc`; the metric's direction comes
     /// from the metric catalogue). Checked against the task chain when the experiment is read.
     pub monitor: Monitor,
-    /// Scale of the core target in the loss: `standardize` or `log1p_standardize`.
+    /// Scale of the core target in the loss: `standardize`, `log1p_standardize`, `log1p` or
+    /// `none` (MSE on the raw scale, the paper's regime).
     pub core_transform: CoreScale,
     /// Batch size for evaluation.
     pub eval_batch_size: usize,
@@ -203,7 +204,7 @@ pub enum TrainKeyError {
         valid: String,
     },
     /// `core_transform` is not a known spelling.
-    #[error("unknown `core_transform` `{0}`; valid: standardize, log1p_standardize")]
+    #[error("unknown `core_transform` `{0}`; valid: standardize, log1p_standardize, log1p, none")]
     CoreTransform(String),
     /// `epochs: 0`.
     #[error("`epochs` must be at least 1")]
@@ -279,6 +280,10 @@ pub enum CoreScale {
     Standardize,
     /// `log1p_standardize`: standardise log(1 + y).
     Log1pStandardize,
+    /// `log1p`: log(1 + y), not standardised.
+    Log1p,
+    /// `none`: the raw target (MSE on the original scale, as HTLNet's paper trains it).
+    None,
 }
 
 impl CoreScale {
@@ -287,12 +292,19 @@ impl CoreScale {
         match self {
             CoreScale::Standardize => "standardize",
             CoreScale::Log1pStandardize => "log1p_standardize",
+            CoreScale::Log1p => "log1p",
+            CoreScale::None => "none",
         }
     }
 
-    /// Whether `log1p` is applied before standardising.
+    /// Whether `log1p` is applied (before standardising, if that is on).
     pub fn log1p(self) -> bool {
-        self == CoreScale::Log1pStandardize
+        matches!(self, CoreScale::Log1pStandardize | CoreScale::Log1p)
+    }
+
+    /// Whether the (log1p) target is standardised with the training mean and std.
+    pub fn standardize(self) -> bool {
+        matches!(self, CoreScale::Standardize | CoreScale::Log1pStandardize)
     }
 }
 
@@ -308,6 +320,8 @@ impl TryFrom<String> for CoreScale {
         match s.as_str() {
             "standardize" => Ok(CoreScale::Standardize),
             "log1p_standardize" => Ok(CoreScale::Log1pStandardize),
+            "log1p" => Ok(CoreScale::Log1p),
+            "none" => Ok(CoreScale::None),
             _ => Err(TrainKeyError::CoreTransform(s)),
         }
     }

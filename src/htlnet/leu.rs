@@ -1,5 +1,5 @@
 //! Label Embedding Unit (SPEC §2): a 2-row table read with a distribution over the labels
-//! formed from the task's *detached* predicted probability.
+//! formed from the task's predicted probability (detached unless `stop_grad: false`).
 //!
 //! ```text
 //! training:   s = GumbelSoftmax([log p, log(1 - p)], tau)
@@ -24,24 +24,40 @@ pub struct Leu {
     pub table: Param<Tensor<2>>,
 }
 
-/// Temperature schedule: `max(floor, start * factor^(step / every))` (integer division).
+/// Temperature schedule: geometric annealing from `start` to `floor` over the first
+/// `anneal` fraction of the planned run, then held at `floor`:
+///
+/// ```text
+/// horizon = anneal · planned_steps
+/// tau(step) = start · (floor / start)^min(1, step / horizon)
+/// ```
+/// With an unknown plan (`planned_steps` = 0, e.g. a bare forward pass) the temperature
+/// stays at `start`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TauSchedule {
     /// Initial temperature.
     pub start: f64,
-    /// Multiplier applied every `every` steps.
-    pub factor: f64,
-    /// Steps between multiplications.
-    pub every: u64,
-    /// Lower bound.
+    /// Final temperature (reached at `anneal · planned_steps`).
     pub floor: f64,
+    /// Fraction of the planned steps over which the temperature anneals, in (0, 1].
+    pub anneal: f64,
 }
 
 impl TauSchedule {
-    /// Temperature at an optimisation step.
-    pub fn at(&self, step: u64) -> f64 {
-        let k = step / self.every.max(1);
-        (self.start * self.factor.powi(k.min(i32::MAX as u64) as i32)).max(self.floor)
+    /// Temperature at optimisation step `step` of a run planned for `planned` steps.
+    pub fn at(&self, step: u64, planned: u64) -> f64 {
+        if planned == 0 {
+            return self.start;
+        }
+        let horizon = (self.anneal * planned as f64).max(1.0);
+        let progress = (step as f64 / horizon).min(1.0);
+        let tau = self.start * (self.floor / self.start).powf(progress);
+        // Land exactly on the floor (powf rounding), never below it.
+        if progress >= 1.0 {
+            self.floor
+        } else {
+            tau.max(self.floor.min(self.start))
+        }
     }
 }
 
@@ -65,7 +81,9 @@ impl Leu {
         }
     }
 
-    /// The label distribution `s` for probabilities `p` (must already be detached).
+    /// The label distribution `s` for probabilities `p`. The relaxed Gumbel-softmax: `s` is a
+    /// smooth function of `p` (and so of the task's logit) when `p` is attached; HTLNet
+    /// detaches `p` first under stop-gradient.
     ///
     /// # Shapes
     /// `p: [batch]` → `[batch, 2]`
@@ -141,17 +159,26 @@ mod tests {
     }
 
     #[test]
-    fn schedule_anneals_to_the_floor() {
+    fn schedule_anneals_to_the_floor_within_the_planned_run() {
         let s = TauSchedule {
             start: 10.0,
-            factor: 0.9,
-            every: 100,
             floor: 0.5,
+            anneal: 0.5,
         };
-        assert_eq!(s.at(0), 10.0);
-        assert_eq!(s.at(99), 10.0);
-        assert!((s.at(100) - 9.0).abs() < 1e-12);
-        assert!((s.at(250) - 8.1).abs() < 1e-12);
-        assert_eq!(s.at(1_000_000), 0.5);
+        // 400 planned steps, anneal over the first 200.
+        assert_eq!(s.at(0, 400), 10.0);
+        // Halfway through the anneal: the geometric mean sqrt(10 · 0.5).
+        assert!((s.at(100, 400) - 5f64.sqrt()).abs() < 1e-12);
+        assert_eq!(s.at(200, 400), 0.5);
+        assert_eq!(s.at(399, 400), 0.5);
+        assert_eq!(s.at(1_000_000, 400), 0.5);
+        // Monotone non-increasing.
+        let v: Vec<f64> = (0..=400).map(|k| s.at(k, 400)).collect();
+        assert!(v.windows(2).all(|w| w[1] <= w[0]));
+        // Unknown plan: the start temperature.
+        assert_eq!(s.at(5_000, 0), 10.0);
+        // anneal = 1: the floor is reached on the last planned step.
+        let full = TauSchedule { anneal: 1.0, ..s };
+        assert!(full.at(399, 400) > 0.5 && full.at(400, 400) == 0.5);
     }
 }

@@ -47,20 +47,22 @@ pub struct HtlNetConfig {
     pub label_dim: usize,
     /// Gumbel-softmax temperature: start.
     pub tau_start: f64,
-    /// Temperature multiplier …
-    pub tau_factor: f64,
-    /// … applied every this many steps.
-    pub tau_every: u64,
-    /// Temperature floor.
+    /// Temperature floor, reached after `tau_anneal` of the planned steps.
     pub tau_min: f64,
+    /// Fraction of the planned steps (epochs × batches per epoch) over which the temperature
+    /// anneals geometrically from `tau_start` to `tau_min`.
+    pub tau_anneal: f64,
     /// Information Fusion Unit: `attention`, `concat` or `none` (no transfer between tasks).
     pub ifu: String,
     /// Whether the IFU receives the preceding towers' representations (`false` = "w/o rep").
     pub ifu_rep: bool,
     /// IFU output width k.
     pub ifu_dim: usize,
-    /// Detach everything passed down the chain.
-    pub stop_grad: bool,
+    /// What is detached where it leaves task j: `true` = rep_j, le_j and p_j (the paper),
+    /// `false` = nothing (relaxed Gumbel-softmax, differentiable w.r.t. task j's logit),
+    /// `rep` = rep_j and p_j only (le_j stays attached, so later losses train task j's
+    /// label table).
+    pub stop_grad: StopGrad,
     /// Shared-bottom MLP widths (only with `architecture: shared_bottom`).
     pub bottom: Vec<usize>,
 }
@@ -76,13 +78,12 @@ impl Default for HtlNetConfig {
             leu: true,
             label_dim: 10,
             tau_start: 10.0,
-            tau_factor: 0.9,
-            tau_every: 100,
             tau_min: 0.5,
+            tau_anneal: 0.5,
             ifu: "attention".into(),
             ifu_rep: true,
             ifu_dim: 32,
-            stop_grad: true,
+            stop_grad: StopGrad::All,
             bottom: vec![256, 128],
         }
     }
@@ -106,8 +107,17 @@ impl ModelOptions for HtlNetConfig {
         check_at_least("ifu_dim", self.ifu_dim, 1)?;
         check_range("tau_start", self.tau_start, RangeKind::Positive)?;
         check_range("tau_min", self.tau_min, RangeKind::Positive)?;
-        check_range("tau_factor", self.tau_factor, RangeKind::PositiveUnit)?;
-        check_at_least("tau_every", self.tau_every as usize, 1)?;
+        check_range("tau_anneal", self.tau_anneal, RangeKind::PositiveUnit)?;
+        if self.tau_min > self.tau_start {
+            return Err(OptionError::Range {
+                key: "tau_min".into(),
+                value: self.tau_min.to_string(),
+                range: format!(
+                    "at most `tau_start` ({}): the temperature anneals, never grows",
+                    self.tau_start
+                ),
+            });
+        }
         if self.architecture == "shared_bottom" {
             check_widths("bottom", &self.bottom, true)?;
         }
@@ -120,9 +130,58 @@ impl HtlNetConfig {
     pub fn tau(&self) -> TauSchedule {
         TauSchedule {
             start: self.tau_start,
-            factor: self.tau_factor,
-            every: self.tau_every,
             floor: self.tau_min,
+            anneal: self.tau_anneal,
+        }
+    }
+}
+
+/// HTLNet's `stop_grad` option: what is detached where it leaves task j. Written `true`,
+/// `false` or `rep` in YAML (and stored so in the cell config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "StopGradYaml", into = "StopGradYaml")]
+pub enum StopGrad {
+    /// `true` (the paper): rep_j, le_j and p_j are detached; later losses train neither task
+    /// j's tower nor its label table (which then keeps its initial values).
+    All,
+    /// `false`: nothing is detached; the Gumbel-softmax sample is the relaxed one,
+    /// differentiable w.r.t. task j's logit.
+    None,
+    /// `rep`: rep_j and p_j are detached, le_j is not (this project's earlier behaviour:
+    /// later losses train task j's label table, not its tower).
+    Rep,
+}
+
+/// How [`StopGrad`] is written in YAML.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StopGradYaml {
+    /// `true` / `false`.
+    Flag(bool),
+    /// `rep`.
+    Name(String),
+}
+
+impl TryFrom<StopGradYaml> for StopGrad {
+    type Error = String;
+    fn try_from(v: StopGradYaml) -> Result<Self, String> {
+        match v {
+            StopGradYaml::Flag(true) => Ok(StopGrad::All),
+            StopGradYaml::Flag(false) => Ok(StopGrad::None),
+            StopGradYaml::Name(s) if s == "rep" => Ok(StopGrad::Rep),
+            StopGradYaml::Name(s) => Err(format!(
+                "unknown `stop_grad` `{s}`; valid: true, false, rep"
+            )),
+        }
+    }
+}
+
+impl From<StopGrad> for StopGradYaml {
+    fn from(s: StopGrad) -> Self {
+        match s {
+            StopGrad::All => StopGradYaml::Flag(true),
+            StopGrad::None => StopGradYaml::Flag(false),
+            StopGrad::Rep => StopGradYaml::Name("rep".into()),
         }
     }
 }
@@ -176,9 +235,13 @@ pub struct HtlNet {
     pub binary: Vec<bool>,
     /// Index of the tower layer used as `rep`.
     pub rep_index: usize,
-    /// Detach what is passed down the chain.
-    pub stop_grad: bool,
-    /// Temperature schedule (start, factor, every, floor).
+    /// Detach rep_j (and p_j) where they leave task j.
+    pub detach_rep: bool,
+    /// Detach le_j where it leaves task j.
+    pub detach_le: bool,
+    /// Detach p_j before the LEU (false only with `stop_grad: false`).
+    pub detach_p: bool,
+    /// Temperature schedule (start, floor, anneal).
     pub tau: Vec<f64>,
 }
 
@@ -240,22 +303,23 @@ impl HtlNet {
             ifu_le,
             binary,
             rep_index,
-            stop_grad: cfg.stop_grad,
-            tau: vec![s.start, s.factor, s.every as f64, s.floor],
+            detach_rep: cfg.stop_grad != StopGrad::None,
+            detach_le: cfg.stop_grad == StopGrad::All,
+            detach_p: cfg.stop_grad != StopGrad::None,
+            tau: vec![s.start, s.floor, s.anneal],
         }
     }
 
     fn schedule(&self) -> TauSchedule {
         TauSchedule {
             start: self.tau[0],
-            factor: self.tau[1],
-            every: self.tau[2] as u64,
-            floor: self.tau[3],
+            floor: self.tau[1],
+            anneal: self.tau[2],
         }
     }
 
-    fn pass(&self, x: Tensor<2>) -> Tensor<2> {
-        if self.stop_grad {
+    fn detach_if<const D: usize>(detach: bool, x: Tensor<D>) -> Tensor<D> {
+        if detach {
             x.detach()
         } else {
             x
@@ -276,7 +340,7 @@ impl MultiTaskModel for HtlNet {
         ctx: &mut ForwardCtx,
     ) -> ModelOutput {
         let n = self.towers.len();
-        let tau = self.schedule().at(ctx.step);
+        let tau = self.schedule().at(ctx.step, ctx.planned_steps);
         let mut reps: Vec<Tensor<2>> = Vec::with_capacity(n);
         let mut les: Vec<Tensor<2>> = Vec::new();
         let mut preds = Vec::with_capacity(n);
@@ -302,15 +366,19 @@ impl MultiTaskModel for HtlNet {
             parts.push(e);
             let x = Tensor::cat(parts, 1);
             let (hidden, out) = self.towers[t].forward_all(x, ctx);
-            reps.push(self.pass(hidden[self.rep_index].clone()));
+            reps.push(Self::detach_if(
+                self.detach_rep,
+                hidden[self.rep_index].clone(),
+            ));
             if let Some(leu) = &self.leus[t] {
-                // The LEU always reads the detached prediction.
-                let p = sigmoid(out.clone()).detach();
+                // Relaxed Gumbel-softmax: with p attached, the sample is differentiable
+                // w.r.t. this task's logit.
+                let p = Self::detach_if(self.detach_p, sigmoid(out.clone()));
                 let noise = ctx
                     .training
                     .then(|| gumbel_noise(p.dims()[0], &mut ctx.rng));
                 let s = Leu::distribution(p, tau, noise);
-                les.push(leu.forward(s));
+                les.push(Self::detach_if(self.detach_le, leu.forward(s)));
             }
             preds.push(if self.binary[t] {
                 Pred::Logit(out)
@@ -325,9 +393,10 @@ impl MultiTaskModel for HtlNet {
         }
     }
 
-    /// With stop-gradient, task t's loss reaches the trunk only through its own copy of `e`.
+    /// With stop-gradient (`true` or `rep`), task t's loss reaches the trunk only through
+    /// its own copy of `e`.
     fn separable(&self) -> bool {
-        self.stop_grad
+        self.detach_rep && self.detach_p
     }
 
     fn n_tasks(&self) -> usize {
@@ -336,5 +405,13 @@ impl MultiTaskModel for HtlNet {
 
     fn embedding_trunk(&self) -> Option<&FieldEmbedding> {
         Some(&self.embedding)
+    }
+
+    /// The LEU temperature at `ctx` (`None` when no task has an LEU).
+    fn temperature(&self, ctx: &ForwardCtx) -> Option<f64> {
+        self.leus
+            .iter()
+            .any(Option::is_some)
+            .then(|| self.schedule().at(ctx.step, ctx.planned_steps))
     }
 }

@@ -16,55 +16,141 @@ fn net(cfg: &HtlNetConfig, kinds: &[crate::data::TaskKind], device: &Device) -> 
     HtlNet::new(cfg, &info(kinds), &mut ChaCha8Rng::seed_from_u64(1), device)
 }
 
-/// Sum of |grad| over the parameters of a module, from a gradient set.
-fn grad_mass<M: Module>(m: &M, grads: &burn::tensor::Gradients) -> f32 {
-    struct V<'a>(&'a burn::tensor::Gradients, f32);
+/// |grad| summed per parameter of a module, in visiting order (`0` = no gradient at all).
+fn grad_masses<M: Module>(m: &M, grads: &burn::tensor::Gradients) -> Vec<f32> {
+    struct V<'a>(&'a burn::tensor::Gradients, Vec<f32>);
     impl burn::module::ModuleVisitor for V<'_> {
         fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
-            if let Some(g) = p.val().grad(self.0) {
-                self.1 += g.abs().sum().into_scalar::<f32>();
-            }
+            let g = p.val().grad(self.0);
+            self.1
+                .push(g.map_or(0.0, |g| g.abs().sum().into_scalar::<f32>()));
         }
     }
-    let mut v = V(grads, 0.0);
+    let mut v = V(grads, Vec::new());
     m.visit(&mut v);
     v.1
 }
 
-#[test]
-fn stop_gradient_blocks_a_later_loss_from_earlier_towers() {
+fn all_zero(v: &[f32]) -> bool {
+    !v.is_empty() && v.iter().all(|&x| x == 0.0)
+}
+
+fn all_nonzero(v: &[f32]) -> bool {
+    !v.is_empty() && v.iter().all(|&x| x > 0.0)
+}
+
+/// Gradients of the core task's loss alone (task 3 of binary → binary → core), training
+/// mode (Gumbel noise on), for one `stop_grad` setting.
+fn core_loss_grads(stop: StopGrad, ifu_rep: bool) -> (HtlNet, burn::tensor::Gradients) {
     let dev = Device::flex().autodiff();
     let kinds = [Binary, Binary, Regression];
-    for stop in [true, false] {
+    let cfg = HtlNetConfig {
+        stop_grad: stop,
+        ifu_rep,
+        ..Default::default()
+    };
+    let m = net(&cfg, &kinds, &dev);
+    let b = batch(&info(&kinds), 16, 3, &dev);
+    let out = m.forward(&b, &mut ctx(0));
+    let grads = task_losses(&out, &b)[2].backward();
+    (m, grads)
+}
+
+#[test]
+fn stop_grad_true_detaches_rep_le_and_p_parameter_by_parameter() {
+    let (m, g) = core_loss_grads(StopGrad::All, true);
+    for j in 0..2 {
+        let tower = grad_masses(&m.towers[j], &g);
+        assert!(all_zero(&tower), "tower {j}: {tower:?}");
+        let leu = grad_masses(m.leus[j].as_ref().unwrap(), &g);
+        assert!(
+            all_zero(&leu),
+            "LEU table {j} must not train on a later loss: {leu:?}"
+        );
+        // Task 2's own IFUs do not feed task 3 either (their output enters tower 2 only).
+        if j == 1 {
+            assert!(all_zero(&grad_masses(m.ifu_rep[j].as_ref().unwrap(), &g)));
+            assert!(all_zero(&grad_masses(m.ifu_le[j].as_ref().unwrap(), &g)));
+        }
+    }
+    // The core task trains its own tower, its IFUs and the shared embedding.
+    assert!(all_nonzero(&grad_masses(&m.towers[2], &g)));
+    assert!(all_nonzero(&grad_masses(
+        m.ifu_rep[2].as_ref().unwrap(),
+        &g
+    )));
+    assert!(all_nonzero(&grad_masses(m.ifu_le[2].as_ref().unwrap(), &g)));
+    assert!(grad_masses(&m.embedding, &g).iter().any(|&x| x > 0.0));
+    assert!(m.separable());
+}
+
+#[test]
+fn stop_grad_false_keeps_rep_le_and_p_attached_parameter_by_parameter() {
+    let (m, g) = core_loss_grads(StopGrad::None, true);
+    for j in 0..2 {
+        let tower = grad_masses(&m.towers[j], &g);
+        assert!(all_nonzero(&tower), "tower {j}: {tower:?}");
+        assert!(all_nonzero(&grad_masses(m.leus[j].as_ref().unwrap(), &g)));
+    }
+    assert!(!m.separable());
+}
+
+#[test]
+fn stop_grad_false_differentiates_through_the_gumbel_softmax_sample() {
+    // Without rep transfer, task 1's output layer reaches the core loss only through
+    // p_1 → Gumbel-softmax sample → le_1: its gradient is non-zero exactly when the sample
+    // is differentiable w.r.t. task 1's logit.
+    let head = |stop| {
+        let (m, g) = core_loss_grads(stop, false);
+        let masses = grad_masses(&m.towers[0], &g);
+        let n = masses.len();
+        (
+            masses[n - 2..].to_vec(),
+            grad_masses(m.leus[0].as_ref().unwrap(), &g),
+        )
+    };
+    let (h, leu) = head(StopGrad::None);
+    assert!(all_nonzero(&h), "output layer of task 1: {h:?}");
+    assert!(all_nonzero(&leu));
+    let (h, leu) = head(StopGrad::Rep);
+    assert!(all_zero(&h), "{h:?}");
+    // `rep`: the label table is trained by the later loss, the tower is not.
+    assert!(all_nonzero(&leu));
+    let (h, leu) = head(StopGrad::All);
+    assert!(all_zero(&h) && all_zero(&leu));
+}
+
+#[test]
+fn stop_grad_rep_detaches_rep_and_p_but_not_le() {
+    let (m, g) = core_loss_grads(StopGrad::Rep, true);
+    for j in 0..2 {
+        assert!(all_zero(&grad_masses(&m.towers[j], &g)), "tower {j}");
+        assert!(all_nonzero(&grad_masses(m.leus[j].as_ref().unwrap(), &g)));
+    }
+    assert!(m.separable());
+}
+
+#[test]
+fn stop_grad_is_written_true_false_or_rep() {
+    let parse = |y: &str| serde_yaml::from_str::<HtlNetConfig>(y).map(|c| c.stop_grad);
+    assert_eq!(parse("stop_grad: true").unwrap(), StopGrad::All);
+    assert_eq!(parse("stop_grad: false").unwrap(), StopGrad::None);
+    assert_eq!(parse("stop_grad: rep").unwrap(), StopGrad::Rep);
+    let e = parse("stop_grad: maybe").unwrap_err().to_string();
+    assert!(
+        e.contains("unknown `stop_grad` `maybe`; valid: true, false, rep"),
+        "{e}"
+    );
+    for s in [StopGrad::All, StopGrad::None, StopGrad::Rep] {
         let cfg = HtlNetConfig {
-            stop_grad: stop,
+            stop_grad: s,
             ..Default::default()
         };
-        let m = net(&cfg, &kinds, &dev);
-        let b = batch(&info(&kinds), 16, 3, &dev);
-        let out = m.forward(&b, &mut ctx(0));
-        let losses = task_losses(&out, &b);
-        // Only the core task's loss.
-        let grads = losses[2].backward();
-        let tower0 = grad_mass(&m.towers[0], &grads);
-        let tower1 = grad_mass(&m.towers[1], &grads);
-        let own = grad_mass(&m.towers[2], &grads);
-        let emb = grad_mass(&m.embedding, &grads);
-        assert!(own > 0.0 && emb > 0.0);
-        if stop {
-            assert_eq!(
-                tower0, 0.0,
-                "stop-gradient must block the core loss from tower 1"
-            );
-            assert_eq!(tower1, 0.0);
-            // The label tables of earlier tasks are trained by later losses (README).
-            let leu0 = grad_mass(m.leus[0].as_ref().unwrap(), &grads);
-            assert!(leu0 > 0.0);
-        } else {
-            assert!(
-                tower0 > 0.0 && tower1 > 0.0,
-                "without stop-gradient the core loss reaches earlier towers"
-            );
+        let v = serde_yaml::to_value(&cfg).unwrap();
+        let back: HtlNetConfig = serde_yaml::from_value(v.clone()).unwrap();
+        assert_eq!(back.stop_grad, s);
+        if s == StopGrad::All {
+            assert_eq!(v["stop_grad"], serde_yaml::Value::Bool(true));
         }
     }
 }
@@ -75,7 +161,7 @@ fn separable_follows_stop_grad() {
     let a = net(&HtlNetConfig::default(), &[Binary, Regression], &dev);
     let b = net(
         &HtlNetConfig {
-            stop_grad: false,
+            stop_grad: StopGrad::None,
             ..Default::default()
         },
         &[Binary, Regression],
@@ -83,6 +169,27 @@ fn separable_follows_stop_grad() {
     );
     assert!(a.separable() && !b.separable());
     assert_eq!(a.shared_param_ids(), list_param_ids(&a.embedding));
+}
+
+#[test]
+fn temperature_follows_the_planned_run() {
+    let dev = Device::flex();
+    let m = net(&HtlNetConfig::default(), &[Binary, Regression], &dev);
+    let mut c = ctx(0);
+    c.planned_steps = 100;
+    c.step = 0;
+    assert_eq!(m.temperature(&c), Some(10.0));
+    c.step = 50;
+    assert_eq!(m.temperature(&c), Some(0.5));
+    let no_leu = net(
+        &HtlNetConfig {
+            leu: false,
+            ..Default::default()
+        },
+        &[Binary, Regression],
+        &dev,
+    );
+    assert_eq!(no_leu.temperature(&c), None);
 }
 
 #[test]
@@ -175,14 +282,15 @@ fn stop_grad_switch_changes_the_graph_not_the_parameters() {
     let a = net(&HtlNetConfig::default(), &kinds, &dev);
     let b = net(
         &HtlNetConfig {
-            stop_grad: false,
+            stop_grad: StopGrad::None,
             ..Default::default()
         },
         &kinds,
         &dev,
     );
     assert_eq!(a.num_params(), b.num_params());
-    assert!(a.stop_grad && !b.stop_grad);
+    assert!(a.detach_rep && a.detach_le && a.detach_p);
+    assert!(!b.detach_rep && !b.detach_le && !b.detach_p);
 }
 
 #[test]

@@ -64,19 +64,6 @@ impl MetricDef {
     }
 }
 
-/// mean(y) of the ground truth (the divisor of NRMSE and NMAE); `pred` is not used.
-pub fn y_mean(y: &[f32], _pred: &[f32]) -> Result<f64, MetricError> {
-    Ok(y.iter().map(|&v| v as f64).sum::<f64>() / y.len().max(1) as f64)
-}
-
-/// Sample standard deviation (ddof = 1) of the ground truth; `pred` is not used.
-pub fn y_std(y: &[f32], pred: &[f32]) -> Result<f64, MetricError> {
-    let mean = y_mean(y, pred)?;
-    let var =
-        y.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / (y.len().max(2) - 1) as f64;
-    Ok(var.sqrt())
-}
-
 const fn def(
     key: &'static str,
     name: &'static str,
@@ -132,10 +119,54 @@ pub const CATALOGUE: &[MetricDef] = &[
         true,
         super::spearman,
     ),
+    def(
+        "nrmse_mean",
+        "NRMSE_mean",
+        Down,
+        Regression,
+        false,
+        false,
+        super::nrmse_mean,
+    ),
+    def(
+        "nmae_mean",
+        "NMAE_mean",
+        Down,
+        Regression,
+        false,
+        false,
+        super::nmae_mean,
+    ),
     def("rmse", "RMSE", Down, Regression, false, false, super::rmse),
     def("mae", "MAE", Down, Regression, false, false, super::mae),
-    def("y_mean", "y_mean", Down, Regression, false, false, y_mean),
-    def("y_std", "y_std", Down, Regression, false, false, y_std),
+    // The target's own statistics (the divisors); "direction" is meaningless for them.
+    def(
+        "mean",
+        "mean(y)",
+        Down,
+        Regression,
+        false,
+        false,
+        super::target_mean,
+    ),
+    def(
+        "std",
+        "std(y)",
+        Down,
+        Regression,
+        false,
+        false,
+        super::target_std,
+    ),
+    def(
+        "mad",
+        "mad(y)",
+        Down,
+        Regression,
+        false,
+        false,
+        super::target_mad,
+    ),
 ];
 
 /// The metric stored under `key`.
@@ -209,17 +240,36 @@ mod tests {
     }
 
     #[test]
-    fn y_mean_and_y_std_by_hand() {
-        // y = 1, 2, 3, 6: mean 3, squared deviations 4 + 1 + 0 + 9 = 14, / 3.
+    fn regression_scores_every_metric_in_catalogue_order() {
+        // y = 1, 2, 3, 6: mean 3, deviations -2, -1, 0, 3: population std sqrt(14 / 4),
+        // mad 6 / 4.
         let y = [1.0, 2.0, 3.0, 6.0];
-        assert_eq!(y_mean(&y, &[]).unwrap(), 3.0);
-        assert!((y_std(&y, &[]).unwrap() - (14.0f64 / 3.0).sqrt()).abs() < 1e-15);
         let s = score(MetricTask::Regression, &y, &[1.0, 2.0, 3.0, 5.0]);
         let keys: Vec<&str> = s.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             keys,
-            ["nrmse", "nmae", "gini", "spearman", "rmse", "mae", "y_mean", "y_std"]
+            [
+                "nrmse",
+                "nmae",
+                "gini",
+                "spearman",
+                "nrmse_mean",
+                "nmae_mean",
+                "rmse",
+                "mae",
+                "mean",
+                "std",
+                "mad"
+            ]
         );
+        let get = |k: &str| s.iter().find(|(n, _)| n == k).unwrap().1.unwrap();
+        assert_eq!(get("mean"), 3.0);
+        assert!((get("std") - (14.0f64 / 4.0).sqrt()).abs() < 1e-15);
+        assert_eq!(get("mad"), 1.5);
+        // RMSE = sqrt(1 / 4) = 0.5, MAE = 0.25.
+        assert!((get("nrmse") - 0.5 / (14.0f64 / 4.0).sqrt()).abs() < 1e-15);
+        assert!((get("nmae") - 0.25 / 1.5).abs() < 1e-15);
+        assert!((get("nrmse_mean") - 0.5 / 3.0).abs() < 1e-15);
         // Undefined (one class) becomes None, not an error.
         assert_eq!(
             score(MetricTask::Binary, &[1.0, 1.0], &[0.2, 0.3])[0],

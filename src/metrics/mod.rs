@@ -10,9 +10,23 @@
 //! | [`auc`]               | Mann-Whitney U / (P * N), average ranks, ties = 1/2     |
 //! | [`logloss`]           | -mean(y ln p + (1 - y) ln(1 - p)), p clipped to [1e-7, 1 - 1e-7] |
 //! | [`rmse`], [`mae`]     | sqrt(mean((y - pred)^2)), mean(abs(y - pred))           |
-//! | [`nrmse`], [`nmae`]   | RMSE / mean(y), MAE / mean(y), needs mean(y) > 0        |
+//! | [`nrmse`], [`nmae`]   | RMSE / std(y), MAE / mean\|y - mean(y)\| (ddof = 0)      |
+//! | [`nrmse_mean`], [`nmae_mean`] | RMSE / mean(y), MAE / mean(y), needs mean(y) > 0 |
+//! | [`target_mean`], [`target_std`], [`target_mad`] | mean(y), population std(y), mean\|y - mean(y)\| |
 //! | [`normalized_gini`]   | Gini(pred ordering) / Gini(perfect ordering), as in ZILN |
 //! | [`spearman`]          | Pearson correlation of the average ranks               |
+//!
+//! **NRMSE and NMAE.** HTLNet's paper (RecSys 2024, Table 2) reports NRMSE and NMAE for the
+//! same predictions with NMAE > NRMSE (0.9093 vs 0.8937 on KuaiRand). MAE ≤ RMSE always,
+//! so the two cannot share one divisor: the paper's ratios are not RMSE / mean(y) and
+//! MAE / mean(y). Values just under 1 fit "error relative to the constant predictor", so
+//! [`nrmse`] divides by std(y) (the RMSE of predicting mean(y)) and [`nmae`] by
+//! mean|y − mean(y)| (the MAE of predicting mean(y)): both are 1 for the constant-mean
+//! predictor and < 1 when better. The paper does not publish its exact divisors; these are
+//! our choice, not a citation. std is the population one (ddof = 0, NumPy's `y.std()`),
+//! which is what makes the constant-mean predictor score exactly 1. The lifetime-value
+//! convention (divide by mean(y)) is kept as [`nrmse_mean`] / [`nmae_mean`]; the divisors
+//! themselves are recorded as `mean`, `std`, `mad` beside the raw `rmse`, `mae`.
 //!
 //! [`catalogue`] lists every metric with its key, display name, direction, task kind and
 //! where it is shown; training and the report read it.
@@ -40,7 +54,9 @@ pub use binary::{auc, logloss, LOGLOSS_EPS};
 pub use catalogue::{Direction, MetricDef, MetricTask, CATALOGUE};
 pub use ranking::{normalized_gini, spearman};
 pub use ranks::average_ranks;
-pub use regression::{mae, nmae, nrmse, rmse};
+pub use regression::{
+    mae, nmae, nmae_mean, nrmse, nrmse_mean, rmse, target_mad, target_mean, target_std,
+};
 
 /// Why a metric could not be computed.
 ///

@@ -94,6 +94,18 @@ fn errors_match_numpy() {
             "NMAE",
             &case,
         );
+        assert_rel(
+            nrmse_mean(&y, &pred).unwrap(),
+            expected(&case, "nrmse_mean"),
+            "NRMSE_mean",
+            &case,
+        );
+        assert_rel(
+            nmae_mean(&y, &pred).unwrap(),
+            expected(&case, "nmae_mean"),
+            "NMAE_mean",
+            &case,
+        );
     }
 }
 

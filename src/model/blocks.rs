@@ -383,6 +383,7 @@ mod tests {
             training,
             rng: ChaCha8Rng::seed_from_u64(1),
             step: 0,
+            planned_steps: 0,
             record: false,
         }
     }

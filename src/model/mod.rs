@@ -58,6 +58,9 @@ pub struct ForwardCtx {
     pub rng: ChaCha8Rng,
     /// Optimisation steps taken so far.
     pub step: u64,
+    /// Optimisation steps the run plans (epochs × batches per epoch; 0 = unknown). Schedules
+    /// that must finish within the run (HTLNet's temperature) read it.
+    pub planned_steps: u64,
     /// Whether models should record named intermediates in [`ModelOutput::aux`].
     pub record: bool,
 }
@@ -160,6 +163,13 @@ pub trait MultiTaskModel {
     /// gradients on the rows the batch touched, on the host, and need a single backward
     /// through the trunk instead of one per task.
     fn embedding_trunk(&self) -> Option<&blocks::FieldEmbedding> {
+        None
+    }
+
+    /// The sampling temperature the model uses at `ctx` (its step and planned run), for
+    /// models that have one (HTLNet's LEU); `None` otherwise. Written per epoch to
+    /// `curves.csv`.
+    fn temperature(&self, _ctx: &ForwardCtx) -> Option<f64> {
         None
     }
 }
@@ -277,6 +287,7 @@ pub mod testutil {
             training: true,
             rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
             step: 0,
+            planned_steps: 0,
             record: true,
         }
     }

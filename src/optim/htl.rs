@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! if <g_t, g_c> < 0:  g_t <- g_t - alpha * (<g_t, g_c> / |g_c|^2) * g_c
-//! w_t = clip(|g_c| / |g_t|, 1/C, C)
+//! w_t = clip(|g_c| / |g_t|, clip_low, C)        clip_low = 1/C unless set
 //! g_t <- gamma * w_t * g_t + (1 - gamma) * g_t
 //! shared gradient = g_c + Σ_t g_t
 //! ```
@@ -24,8 +24,10 @@ pub struct HtlAdjust {
     pub alpha: f64,
     /// Relaxation of the magnitude pull.
     pub gamma: f64,
-    /// Weight clip C.
+    /// Upper weight clip C.
     pub clip: f64,
+    /// Lower weight clip (`1 / clip` by default; the paper does not state it).
+    pub clip_low: f64,
 }
 
 impl GradientStrategy for HtlAdjust {
@@ -45,7 +47,7 @@ impl GradientStrategy for HtlAdjust {
                 }
                 let norm_t = quad(&row, gram, &row).max(0.0).sqrt();
                 if norm_t > 0.0 {
-                    let w = (gcc.sqrt() / norm_t).clamp(1.0 / self.clip, self.clip);
+                    let w = (gcc.sqrt() / norm_t).clamp(self.clip_low, self.clip);
                     let scale = self.gamma * w + (1.0 - self.gamma);
                     row.iter_mut().for_each(|x| *x *= scale);
                 }
@@ -80,6 +82,7 @@ mod tests {
             alpha: 1.0,
             gamma: 0.0,
             clip: 10.0,
+            clip_low: 0.1,
         };
         let adj = apply_a(&s.adjust(&gram(&v), &mut rng()), &v);
         // projection: (1,-2) - (-2/1)(0,1) = (1, 0)
@@ -96,6 +99,7 @@ mod tests {
             alpha: 0.5,
             gamma: 0.0,
             clip: 10.0,
+            clip_low: 0.1,
         };
         let adj = apply_a(&s.adjust(&gram(&v), &mut rng()), &v);
         assert!((adj[0][1] + 1.0).abs() < 1e-12);
@@ -109,6 +113,7 @@ mod tests {
             alpha: 1.0,
             gamma: 0.0,
             clip: 10.0,
+            clip_low: 0.1,
         };
         let adj = apply_a(&s.adjust(&gram(&v), &mut rng()), &v);
         assert_eq!(adj[0], v[0]);
@@ -122,6 +127,7 @@ mod tests {
             alpha: 1.0,
             gamma: 0.0,
             clip: 10.0,
+            clip_low: 0.1,
         };
         let adj = apply_a(&s.adjust(&gram(&v), &mut rng()), &v);
         assert_eq!(adj[0], v[0]);
@@ -136,6 +142,7 @@ mod tests {
             alpha: 1.0,
             gamma: 1.0,
             clip: 10.0,
+            clip_low: 0.1,
         };
         let adj = apply_a(&s.adjust(&gram(&v), &mut rng()), &v);
         assert!((norm(&adj[0]) - 5.0).abs() < 1e-9);
@@ -150,9 +157,37 @@ mod tests {
             alpha: 1.0,
             gamma: 0.5,
             clip: 10.0,
+            clip_low: 0.1,
         };
         let adj = apply_a(&s.adjust(&gram(&v), &mut rng()), &v);
         assert!((norm(&adj[0]) - 1.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn clip_low_sets_the_lower_bound_independently_of_c() {
+        // |g_1| = 50, |g_c| = 1 → w = 0.02; clip_low = 0.5 → w = 0.5, gamma = 1 → |g| = 25.
+        let v = vec![vec![30.0, 40.0], vec![0.0, 1.0]];
+        let mut s = HtlAdjust {
+            target: 1,
+            alpha: 1.0,
+            gamma: 1.0,
+            clip: 10.0,
+            clip_low: 0.5,
+        };
+        let adj = apply_a(&s.adjust(&gram(&v), &mut rng()), &v);
+        assert!((norm(&adj[0]) - 25.0).abs() < 1e-9);
+        // The spec's default is 1/C, an explicit value wins, out-of-range values are rejected.
+        let spec = |y: &str| super::super::GradSpec::from_yaml(&serde_yaml::from_str(y).unwrap());
+        let low = |y: &str| {
+            let s = spec(y).unwrap();
+            let mut b = s.build(2, 1).unwrap();
+            let a = b.adjust(&gram(&v), &mut rng());
+            norm(&apply_a(&a, &v)[0])
+        };
+        assert!((low("{name: htl, gamma: 1.0, clip: 4.0}") - 12.5).abs() < 1e-9);
+        assert!((low("{name: htl, gamma: 1.0, clip: 4.0, clip_low: 0.1}") - 5.0).abs() < 1e-9);
+        let e = spec("{name: htl, clip_low: 0}").unwrap_err().to_string();
+        assert!(e.contains("clip_low") && e.contains("in (0, 1]"), "{e}");
     }
 
     #[test]
@@ -168,6 +203,7 @@ mod tests {
             alpha: 1.0,
             gamma: 0.3,
             clip: 10.0,
+            clip_low: 0.1,
         };
         let a = s.adjust(&gram(&v), &mut rng());
         let adj = apply_a(&a, &v);

@@ -57,9 +57,13 @@ pub enum GradSpec {
         /// Relaxation of the magnitude pull (the paper leaves it unknown).
         #[serde(default = "gamma_default")]
         gamma: f64,
-        /// Weight clip C: w ∈ [1/C, C].
+        /// Weight clip C: w ∈ [clip_low, C].
         #[serde(default = "clip_default")]
         clip: f64,
+        /// Lower weight clip; absent = 1/C (the paper writes one clip C and leaves the lower
+        /// bound unstated). Left out of the stored config when absent, so older cell ids hold.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clip_low: Option<f64>,
     },
 }
 
@@ -163,7 +167,12 @@ impl GradSpec {
                 }
                 Ok(())
             }
-            GradSpec::Htl { alpha, gamma, clip } => {
+            GradSpec::Htl {
+                alpha,
+                gamma,
+                clip,
+                clip_low,
+            } => {
                 check("alpha", *alpha, unit(*alpha), "in [0, 1]")?;
                 check("gamma", *gamma, unit(*gamma), "in [0, 1]")?;
                 check(
@@ -171,7 +180,16 @@ impl GradSpec {
                     *clip,
                     *clip >= 1.0,
                     "≥ 1 (weights are clipped to [1/clip, clip])",
-                )
+                )?;
+                match clip_low {
+                    Some(low) => check(
+                        "clip_low",
+                        *low,
+                        *low > 0.0 && *low <= 1.0,
+                        "in (0, 1] (the lower weight clip; absent = 1/clip)",
+                    ),
+                    None => Ok(()),
+                }
             }
         }
     }
@@ -204,11 +222,17 @@ impl GradSpec {
                 mode,
                 granularity == "tensor",
             ))),
-            GradSpec::Htl { alpha, gamma, clip } => Some(Box::new(HtlAdjust {
+            GradSpec::Htl {
+                alpha,
+                gamma,
+                clip,
+                clip_low,
+            } => Some(Box::new(HtlAdjust {
                 target,
                 alpha: *alpha,
                 gamma: *gamma,
                 clip: *clip,
+                clip_low: clip_low.unwrap_or(1.0 / *clip),
             })),
         }
     }
@@ -385,7 +409,8 @@ mod tests {
             GradSpec::Htl {
                 alpha: 1.0,
                 gamma: 0.1,
-                clip: 10.0
+                clip: 10.0,
+                clip_low: None
             }
         );
         let m: serde_yaml::Value = serde_yaml::from_str("{name: htl, gamma: 0.5}").unwrap();
@@ -394,7 +419,8 @@ mod tests {
             GradSpec::Htl {
                 alpha: 1.0,
                 gamma: 0.5,
-                clip: 10.0
+                clip: 10.0,
+                clip_low: None
             }
         );
         let bad: serde_yaml::Value = serde_yaml::from_str("magic").unwrap();

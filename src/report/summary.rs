@@ -221,7 +221,7 @@ pub fn summary_markdown(
             );
         }
     }
-    s.push_str("\nNRMSE = RMSE / mean(y), NMAE = MAE / mean(y) (divisor: the split's mean core target; raw RMSE, MAE, y_mean, y_std are in summary.csv). `–` = undefined.\n");
+    s.push_str("\nNRMSE = RMSE / std(y), NMAE = MAE / mean|y − mean(y)| (relative to predicting the split's mean: 1 = as good as that constant, < 1 = better); RMSE / mean(y) and MAE / mean(y) are nrmse_mean / nmae_mean, with rmse, mae, mean, std, mad in summary.csv. `–` = undefined.\n");
     s
 }
 

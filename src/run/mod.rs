@@ -404,6 +404,7 @@ fn write_cell(
                 epoch: r.epoch,
                 seconds: Some(r.seconds),
                 monitor: finite(r.monitor),
+                tau: r.tau.and_then(finite),
                 train_loss: r.train_loss.iter().map(|x| finite(*x)).collect(),
                 valid_loss: r.valid_loss.iter().map(|x| finite(*x)).collect(),
                 valid_metrics: r.valid_metrics.clone(),

@@ -268,6 +268,9 @@ pub struct CurveRow {
     pub seconds: Option<f64>,
     /// The monitored validation value.
     pub monitor: Option<f64>,
+    /// The model's sampling temperature at the end of the epoch (HTLNet's LEU), `None` for
+    /// models without one and in files written before the `tau` column existed.
+    pub tau: Option<f64>,
     /// Mean training loss per task, in [`Curves::tasks`] order.
     pub train_loss: Vec<Option<f64>>,
     /// Validation loss per task, in [`Curves::tasks`] order.
@@ -277,7 +280,8 @@ pub struct CurveRow {
 }
 
 /// A cell's `curves.csv`:
-/// `epoch,seconds,monitor,train_loss_<t>…,valid_loss_<t>…,valid_<t>_<metric>…`.
+/// `epoch,seconds,monitor[,tau],train_loss_<t>…,valid_loss_<t>…,valid_<t>_<metric>…`
+/// (`tau` only when some row has a temperature; files without it still parse).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Curves {
     /// Task names in column order (the chain's order).
@@ -332,6 +336,10 @@ impl Curves {
     /// The CSV text.
     pub fn to_csv(&self) -> String {
         let mut s = String::from("epoch,seconds,monitor");
+        let with_tau = self.rows.iter().any(|r| r.tau.is_some());
+        if with_tau {
+            s.push_str(",tau");
+        }
         for t in &self.tasks {
             let _ = write!(s, ",train_loss_{t}");
         }
@@ -349,6 +357,9 @@ impl Curves {
         for r in &self.rows {
             let seconds = r.seconds.map(|x| format!("{x:.3}")).unwrap_or_default();
             let _ = write!(s, "{},{seconds},{}", r.epoch, opt(r.monitor));
+            if with_tau {
+                let _ = write!(s, ",{}", opt(r.tau));
+            }
             for x in r.train_loss.iter().chain(&r.valid_loss) {
                 let _ = write!(s, ",{}", opt(*x));
             }
@@ -399,7 +410,7 @@ impl Curves {
                 metric_cols[ti].push((rest[t.len() + 1..].to_string(), i));
             }
         }
-        let (sec_col, mon_col) = (col("seconds"), col("monitor"));
+        let (sec_col, mon_col, tau_col) = (col("seconds"), col("monitor"), col("tau"));
         let mut rows = Vec::new();
         for (ln, line) in lines.enumerate() {
             if line.trim().is_empty() {
@@ -415,6 +426,7 @@ impl Curves {
                 epoch,
                 seconds: get(sec_col),
                 monitor: get(mon_col),
+                tau: get(tau_col),
                 train_loss: train_cols.iter().map(|c| get(*c)).collect(),
                 valid_loss: valid_cols.iter().map(|c| get(*c)).collect(),
                 valid_metrics: metric_cols

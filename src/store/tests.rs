@@ -60,6 +60,7 @@ fn curves_and_grad_stats_round_trip() {
                 epoch: 0,
                 seconds: Some(0.25),
                 monitor: None,
+                tau: None,
                 train_loss: vec![None, None],
                 valid_loss: vec![Some(0.5), Some(1.5)],
                 valid_metrics: vec![vec![("auc".into(), Some(0.5))], vec![("x_y".into(), None)]],
@@ -68,6 +69,7 @@ fn curves_and_grad_stats_round_trip() {
                 epoch: 1,
                 seconds: Some(1.0),
                 monitor: Some(0.75),
+                tau: None,
                 train_loss: vec![Some(0.4), Some(1.0)],
                 valid_loss: vec![Some(0.45), None],
                 valid_metrics: vec![
@@ -84,6 +86,19 @@ fn curves_and_grad_stats_round_trip() {
          0,0.250,,,,0.5,1.5,0.5,\n1,1.000,0.75,0.4,1,0.45,,0.6,2\n"
     );
     assert_eq!(Curves::parse(&text).unwrap(), c);
+    // With a temperature: a `tau` column after `monitor`, read back; an old file without
+    // the column reads as `tau: None` (checked just above).
+    let mut t = c.clone();
+    t.rows[0].tau = Some(10.0);
+    t.rows[1].tau = Some(0.5);
+    let text = t.to_csv();
+    assert!(
+        text.starts_with("epoch,seconds,monitor,tau,train_loss_a_b,")
+            && text.contains("\n0,0.250,,10,")
+            && text.contains("\n1,1.000,0.75,0.5,0.4,"),
+        "{text}"
+    );
+    assert_eq!(Curves::parse(&text).unwrap(), t);
     assert_eq!(
         Curves::parse("epoch,seconds\n").unwrap_err(),
         "no `valid_loss_<task>` column"

@@ -9,19 +9,33 @@ use crate::data::{Dataset, Split, TaskKind};
 use crate::model::blocks::{int1, tensor1, tensor2};
 use crate::model::Batch;
 
-/// The core target's transform: `standardize` or `log1p_standardize`, fitted on train.
+/// The core target's transform (`train.core_transform`), fitted on train: optional `log1p`,
+/// then optional standardisation. Without standardisation `mean` = 0 and `std` = 1.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CoreTransform {
+    /// Which transform (its YAML spelling names it in error messages).
+    pub scale: CoreScale,
     /// Apply `log1p` first.
     pub log1p: bool,
-    /// Mean of the (log1p) training target.
+    /// Mean of the (log1p) training target (0 when not standardised).
     pub mean: f64,
-    /// Standard deviation of the (log1p) training target (1 if zero).
+    /// Standard deviation of the (log1p) training target (1 if zero or not standardised).
     pub std: f64,
 }
 
 impl CoreTransform {
-    /// Fits on training values.
+    /// Fits `scale` on training values.
+    pub fn fit_scale(y: &[f32], scale: CoreScale) -> Self {
+        let mut t = Self::fit(y, scale.log1p());
+        t.scale = scale;
+        if !scale.standardize() {
+            t.mean = 0.0;
+            t.std = 1.0;
+        }
+        t
+    }
+
+    /// Fits a standardising transform (after `log1p` if asked) on training values.
     pub fn fit(y: &[f32], log1p: bool) -> Self {
         let v: Vec<f64> = y
             .iter()
@@ -31,7 +45,17 @@ impl CoreTransform {
         let mean = v.iter().sum::<f64>() / n;
         let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
         let std = if var > 0.0 { var.sqrt() } else { 1.0 };
-        Self { log1p, mean, std }
+        let scale = if log1p {
+            CoreScale::Log1pStandardize
+        } else {
+            CoreScale::Standardize
+        };
+        Self {
+            scale,
+            log1p,
+            mean,
+            std,
+        }
     }
     /// Original → loss scale.
     pub fn forward(&self, y: f32) -> f32 {
@@ -68,7 +92,7 @@ impl Prepared {
         let core = data.tasks.core().map(|c| {
             (
                 c,
-                CoreTransform::fit(&data.train.labels[c], core_transform.log1p()),
+                CoreTransform::fit_scale(&data.train.labels[c], core_transform),
             )
         });
         let mut init_bias = Vec::new();
@@ -182,5 +206,21 @@ mod tests {
         // standardize: mean 3, population std sqrt(((9+9+0+36)/4)) = sqrt(13.5)
         let ct = CoreTransform::fit(&y, false);
         assert!((ct.mean - 3.0).abs() < 1e-12 && (ct.std - 13.5f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn raw_and_log1p_scales_are_not_standardised() {
+        let y = [0.0f32, 0.0, 3.0, 9.0];
+        let none = CoreTransform::fit_scale(&y, CoreScale::None);
+        assert_eq!((none.mean, none.std), (0.0, 1.0));
+        assert_eq!(none.forward(9.0), 9.0);
+        assert_eq!(none.inverse(9.0), 9.0);
+        assert_eq!(none.inverse(-2.0), 0.0);
+        let l = CoreTransform::fit_scale(&y, CoreScale::Log1p);
+        assert_eq!(l.forward(3.0), 4f32.ln());
+        assert!((l.inverse(l.forward(9.0)) - 9.0).abs() < 1e-5);
+        assert_eq!(l.scale, CoreScale::Log1p);
+        let s = CoreTransform::fit_scale(&y, CoreScale::Log1pStandardize);
+        assert!(s.log1p && s.std != 1.0);
     }
 }

@@ -3,6 +3,8 @@
 
 mod batches;
 mod step;
+#[cfg(test)]
+mod tests;
 mod trainer;
 
 pub use batches::{CoreTransform, Prepared};
@@ -32,6 +34,21 @@ pub enum TrainError {
     Diverged {
         /// Task name.
         task: String,
+        /// The loss value.
+        value: f32,
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Global step.
+        step: u64,
+    },
+    /// NaN or infinite loss of the core task: names the core transform, since on the raw
+    /// scale (`core_transform: none`) an MSE overflows or diverges far more easily.
+    #[error("diverged: loss of core task `{task}` (MSE with `core_transform: {transform}`) is {value} at epoch {epoch}, step {step}; on this scale the loss overflows or diverges: lower `lr`, or use `core_transform: standardize`")]
+    CoreDiverged {
+        /// Task name.
+        task: String,
+        /// The core transform's YAML spelling.
+        transform: String,
         /// The loss value.
         value: f32,
         /// Epoch (1-based).
@@ -78,6 +95,9 @@ pub enum TrainError {
 pub struct EpochRow {
     /// Epoch (0 = before training).
     pub epoch: usize,
+    /// The model's sampling temperature at the end of the epoch (HTLNet's LEU; `None` for
+    /// models without one).
+    pub tau: Option<f64>,
     /// Mean training loss per task over the epoch (NaN at epoch 0).
     pub train_loss: Vec<f64>,
     /// Validation loss per task (BCE, or MSE on the transformed scale).

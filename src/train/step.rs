@@ -508,6 +508,8 @@ impl Stepper {
                     training: true,
                     rng: pass.trunk_rng.clone(),
                     step,
+                    // The trunk has no schedule; only the heads read the planned run.
+                    planned_steps: 0,
                     record: false,
                 };
                 model.shared(batch, &mut c)
@@ -855,7 +857,15 @@ mod tests {
             (
                 "htlnet",
                 serde_yaml::to_value(HtlNetConfig {
-                    stop_grad: false,
+                    stop_grad: crate::htlnet::StopGrad::None,
+                    ..Default::default()
+                })
+                .unwrap(),
+            ),
+            (
+                "htlnet",
+                serde_yaml::to_value(HtlNetConfig {
+                    stop_grad: crate::htlnet::StopGrad::Rep,
                     ..Default::default()
                 })
                 .unwrap(),

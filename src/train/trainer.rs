@@ -39,7 +39,7 @@ pub struct TrainerSpec<'s> {
     pub seed: u64,
 }
 
-/// Validation losses (BCE; MSE on the transformed scale) and predictions on the model's
+/// Validation losses (BCE; MSE on the core transform's scale) and predictions on the model's
 /// scale (probabilities; transformed core value), per task.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
@@ -66,7 +66,9 @@ pub struct Trainer<'d> {
     epoch0_losses: Vec<f64>,
     curves: Vec<EpochRow>,
     grad_stats: Vec<(u64, GradStat)>,
-    best: Option<(f64, usize, AnyModel)>,
+    /// Best snapshot: monitor value, epoch, the step it was taken at (so it is evaluated with
+    /// the temperature it had when selected) and the model.
+    best: Option<(f64, usize, u64, AnyModel)>,
     since_best: usize,
 }
 
@@ -118,6 +120,13 @@ impl<'d> Trainer<'d> {
         let stepper = Stepper::new(&model, target)
             .with_mean_loss(tc.loss_reduction == "mean", data.tasks.len())
             .with_l2(tc.weight_decay, l2_ids);
+        let per_epoch = data.train.n.div_ceil(tc.batch_size.max(1));
+        let per_epoch = if tc.max_steps_per_epoch > 0 {
+            per_epoch.min(tc.max_steps_per_epoch)
+        } else {
+            per_epoch
+        };
+        let planned_steps = (tc.epochs * per_epoch) as u64;
         Ok(Self {
             data,
             device: device.clone(),
@@ -131,6 +140,7 @@ impl<'d> Trainer<'d> {
                 training: true,
                 rng: ChaCha8Rng::seed_from_u64(spec.seed ^ 0x9e37_79b9_7f4a_7c15),
                 step: 0,
+                planned_steps,
                 record: false,
             },
             shuffle_rng: ChaCha8Rng::seed_from_u64(
@@ -170,6 +180,16 @@ impl<'d> Trainer<'d> {
             want_stats,
         )?;
         self.model = Some(model);
+        // The core task's loss first: on the raw scale it is the likely cause.
+        if let Some((c, ct)) = self.prep.core.filter(|(c, _)| !losses[*c].is_finite()) {
+            return Err(TrainError::CoreDiverged {
+                task: self.data.tasks.tasks()[c].name.clone(),
+                transform: ct.scale.to_string(),
+                value: losses[c],
+                epoch,
+                step: self.ctx.step,
+            });
+        }
         if let Some((t, l)) = losses.iter().enumerate().find(|(_, l)| !l.is_finite()) {
             return Err(TrainError::Diverged {
                 task: self.data.tasks.tasks()[t].name.clone(),
@@ -251,8 +271,10 @@ impl<'d> Trainer<'d> {
             &ev.losses,
             &mets,
         )?;
+        let tau = crate::model::MultiTaskModel::temperature(self.model()?, &self.ctx);
         self.curves.push(EpochRow {
             epoch,
+            tau,
             train_loss,
             valid_loss: ev.losses,
             valid_metrics: mets,
@@ -261,13 +283,13 @@ impl<'d> Trainer<'d> {
         });
         let improved = match &self.best {
             None => true,
-            Some((b, _, _)) if self.train.monitor.higher_is_better() => m > *b,
-            Some((b, _, _)) => m < *b,
+            Some((b, ..)) if self.train.monitor.higher_is_better() => m > *b,
+            Some((b, ..)) => m < *b,
         };
         if improved {
             // Snapshots go through `valid()`, which copies running statistics (batch-norm)
             // instead of sharing them with the model that keeps training.
-            self.best = Some((m, epoch, self.model()?.valid()));
+            self.best = Some((m, epoch, self.ctx.step, self.model()?.valid()));
             self.since_best = 0;
         } else {
             self.since_best += 1;
@@ -316,8 +338,13 @@ impl<'d> Trainer<'d> {
         if self.curves.is_empty() {
             self.record(0, vec![f64::NAN; self.data.tasks.len()])?;
         }
-        let (_, best_epoch, best_model) = self.best.take().ok_or(TrainError::NothingRecorded)?;
+        let (_, best_epoch, best_step, best_model) =
+            self.best.take().ok_or(TrainError::NothingRecorded)?;
         let data = self.data;
+        // Evaluate the snapshot at the step it was selected at, so step-dependent parts
+        // (HTLNet's temperature) are those its validation score was measured with.
+        let steps = self.ctx.step;
+        self.ctx.step = best_step;
         let vp = self.evaluate_model(&best_model, &data.valid)?.preds;
         let tp = self.evaluate_model(&best_model, &data.test)?.preds;
         let vp = self.prep.to_original(&vp);
@@ -332,7 +359,7 @@ impl<'d> Trainer<'d> {
             test_predictions: tp,
             test_labels: data.test.labels.clone(),
             best_epoch,
-            steps: self.ctx.step,
+            steps,
         })
     }
 }

@@ -182,6 +182,9 @@ macro_rules! zoo {
             fn param_groups(&self) -> Vec<(&'static str, Vec<ParamId>)> {
                 match self { $(AnyModel::$variant(m) => m.param_groups(),)* }
             }
+            fn temperature(&self, ctx: &ForwardCtx) -> Option<f64> {
+                match self { $(AnyModel::$variant(m) => m.temperature(ctx),)* }
+            }
         }
 
         /// All registered models, in the order `htl models` lists them.

@@ -180,8 +180,12 @@ fn issue_14_reproductions_are_option_errors() {
         "`bottom: [0]` must be a list of widths, each at least 1"
     );
     assert_eq!(
-        resolve_err("htlnet", "{tau_every: 0}"),
-        "`tau_every: 0` must be at least 1"
+        resolve_err("htlnet", "{tau_anneal: 0}"),
+        "`tau_anneal: 0` must be in (0, 1]"
+    );
+    assert_eq!(
+        resolve_err("htlnet", "{tau_start: 1, tau_min: 2}"),
+        "`tau_min: 2` must be at most `tau_start` (1): the temperature anneals, never grows"
     );
     assert_eq!(
         resolve_err("htlnet", "{tau_min: -1}"),
