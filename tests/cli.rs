@@ -499,3 +499,25 @@ fn data_gen_writes_csv_and_parquet_identically_per_seed() {
     assert!(String::from_utf8_lossy(&bad.stderr)
         .contains("unsupported extension; supported: .csv, .parquet"));
 }
+
+#[test]
+fn an_unknown_correction_names_the_valid_ones() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("e.yaml"),
+        "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnet}]\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["run", "e.yaml", "--correction", "fdr"],
+        vec!["report", ".", "--correction", "fdr"],
+    ] {
+        let out = htl().current_dir(d.path()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).trim(),
+            "htl: error: --correction: unknown correction `fdr`; use none, holm or bonferroni",
+            "{args:?}"
+        );
+    }
+}

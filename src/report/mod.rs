@@ -93,6 +93,8 @@ pub struct ReportOptions {
     pub alpha: f64,
     /// Draw the figures (default true; false writes tables and `report.md` only).
     pub figures: bool,
+    /// Correction of the tables' verdicts for the number of comparisons (default Holm).
+    pub correction: power::Correction,
 }
 
 impl Default for ReportOptions {
@@ -102,6 +104,7 @@ impl Default for ReportOptions {
             test: TestKind::PairedT,
             alpha: 0.05,
             figures: true,
+            correction: power::Correction::Holm,
         }
     }
 }
@@ -338,7 +341,7 @@ fn figure_caption(name: &str, a: &Analysis) -> String {
     let r = a.reference.as_deref().unwrap_or("the reference");
     match name {
         "metrics_bars" => "Each panel is one task × metric on the test split: one bar per model variant at its mean over seeds, with the 95% t-interval of the mean. The constant reference's value is in the panel title.".into(),
-        "ablation_deltas" => format!("Each panel is one task × metric: the mean over paired seeds of (variant − {r}) with the 95% interval of the paired differences; green / red = significantly better / worse at p ≤ {}, grey = not significant.", a.alpha),
+        "ablation_deltas" => format!("Each panel is one task × metric: the mean over paired seeds of (variant − {r}) with the 95% interval of the paired differences; green / red = significantly better / worse at p ≤ {} ({} correction over the comparisons of the tables), grey = not significant.", a.alpha, a.correction.name()),
         "valid_curves" => "Validation loss per epoch and task, mean over seeds per variant (BCE for binary tasks; MSE on the transformed training scale for the core task). Seeds that stopped early drop out of later epochs' means.".into(),
         "grad_norms" => "Paper Figure 5: the norm of each task's gradient on the shared embedding over training steps, before (solid) and after (dashed) the gradient adjustment, mean over seeds, log scale. Only variants whose gradient strategy works per task log these.".into(),
         "ifu_attention_vs_concat" => {
@@ -369,6 +372,90 @@ fn figure_heading(name: &str) -> &'static str {
         "ifu_attention_vs_concat" => "IFU: attention vs concat",
         _ => "Figure",
     }
+}
+
+/// `report.md`'s account of the verdicts: how many comparisons are significant before and
+/// after the correction, and which non-significant ones are under-powered.
+fn power_paragraph(a: &Analysis) -> String {
+    let family: Vec<&analysis::Comparison> = a
+        .comparisons
+        .iter()
+        .filter(|c| c.p_adjusted.is_some())
+        .collect();
+    let m = family.len();
+    if m == 0 {
+        return String::new();
+    }
+    let raw = family
+        .iter()
+        .filter(|c| c.test.is_some_and(|t| t.p_value <= a.alpha))
+        .count();
+    let adjusted = family
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.verdict,
+                Some(stats::Verdict::Better | stats::Verdict::Worse)
+            )
+        })
+        .count();
+    let under: Vec<&&analysis::Comparison> = family.iter().filter(|c| c.under_powered).collect();
+    let mut s = String::from("### Power and multiple comparisons\n\n");
+    let _ = write!(
+        s,
+        "Of the {m} comparisons in the tables, {raw} have p ≤ {} uncorrected",
+        a.alpha
+    );
+    match a.correction {
+        power::Correction::None => {
+            let _ = writeln!(
+                s,
+                "; the verdicts are not corrected for the number of comparisons (`--correction none`), so about {:.1} of them are expected to be significant by chance alone.\n",
+                a.alpha * m as f64
+            );
+        }
+        c => {
+            let _ = writeln!(
+                s,
+                " and {adjusted} after the {} correction the verdicts use.\n",
+                if c == power::Correction::Holm {
+                    "Holm"
+                } else {
+                    "Bonferroni"
+                }
+            );
+        }
+    }
+    if under.is_empty() {
+        s.push_str("No non-significant comparison is under-powered: each observed difference is at least the smallest difference the run detects with 80% power (MDD), so \"not significant\" there means the difference is small relative to the seed-to-seed spread.\n\n");
+    } else {
+        let _ = writeln!(
+            s,
+            "{} of the not-significant comparisons are **under-powered**: the observed difference is smaller than the smallest difference this run detects with {:.0}% power at α = {} (MDD, from the observed std of the paired differences and the number of seeds). For these, the run cannot tell; it is not evidence that the variants perform alike. Seeds each would need (column \"Seeds for Δ\" of the table; `>` {} = practically never):\n",
+            under.len(),
+            100.0 * analysis::POWER,
+            a.alpha,
+            analysis::MAX_SEEDS_NEEDED
+        );
+        s.push_str("| variant | task | metric | Δ | MDD | seeds for Δ |\n|:---|:---|:---|---:|---:|---:|\n");
+        for c in &under {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                md_inline(&c.variant),
+                md_inline(&c.key.task),
+                table::metric_name(&c.key.metric),
+                c.delta.map_or("–".into(), |d| table::fmt_signed(d, 4)),
+                c.min_detectable
+                    .map_or("–".into(), |d| table::fmt_num(d, 4)),
+                c.seeds_needed
+                    .map_or(format!("> {}", analysis::MAX_SEEDS_NEEDED), |n| n
+                        .to_string())
+            );
+        }
+        s.push('\n');
+    }
+    s
 }
 
 fn report_markdown(
@@ -469,9 +556,10 @@ fn report_markdown(
     prov(
         "statistics",
         format!(
-            "test split; mean, sample std, 95% t-interval over seeds; two-sided {test} against {}, cells paired by seed, α = {}",
+            "test split; mean, sample std, 95% t-interval over seeds; two-sided {test} against {}, cells paired by seed, α = {}, verdicts corrected for the number of comparisons: {}",
             a.reference.as_deref().unwrap_or("(no reference)"),
-            a.alpha
+            a.alpha,
+            a.correction.name()
         ),
     );
     s.push('\n');
@@ -498,6 +586,7 @@ fn report_markdown(
             let _ = writeln!(s, "## Against the reference ({})\n", md_inline(r));
             s.push_str(&table::markdown_body(t));
             s.push_str("\nExports: [Markdown](tables/ablation.md) · [LaTeX](tables/ablation.tex) · [CSV](tables/ablation.csv)\n\n");
+            s.push_str(&power_paragraph(a));
         }
         _ => s.push_str(
             "## Against the reference\n\nSkipped: no other model variant to compare with a reference.\n\n",
