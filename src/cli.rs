@@ -136,6 +136,10 @@ struct ReportArgs {
     /// bonferroni.
     #[arg(long, default_value = "holm")]
     correction: String,
+    /// External result CSV (published or peer numbers) to show, untested, in the overall
+    /// table; repeatable. Without it, the rows of the previous report are kept.
+    #[arg(long)]
+    external: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -275,6 +279,10 @@ fn run(a: RunArgs) -> Result<()> {
         ));
     }
     let exp = load_experiment(&a.experiment)?;
+    // A bad external CSV stops the run before training, not at the report after it.
+    for f in &exp.external {
+        crate::report::external::load_external(f)?;
+    }
     if a.executor.unwrap_or(exp.executor) == crate::config::Executor::Slurm {
         let args = crate::slurm::SubmitArgs {
             out: a.out,
@@ -314,6 +322,7 @@ fn run(a: RunArgs) -> Result<()> {
     if !a.no_report {
         let opts = crate::report::ReportOptions {
             correction,
+            external: exp.external.clone(),
             ..crate::report::ReportOptions::default()
         };
         match crate::report::report(&summary.root, &opts) {
@@ -413,6 +422,7 @@ fn report(a: ReportArgs) -> Result<()> {
         alpha: a.alpha,
         figures: !a.no_figures,
         correction: parse_correction(&a.correction)?,
+        external: a.external,
     };
     let store = crate::store::ResultStore::new(&a.dir);
     if crate::report::summary::write_summaries(&store)

@@ -344,3 +344,69 @@ fn task_kinds_come_from_the_stored_chain_and_old_manifests_still_load() {
     let text = fs::read_to_string(d.path().join("report/tables/overall.md")).unwrap();
     mock_store::assert_snapshot("overall.md", &text);
 }
+
+#[test]
+fn external_rows_join_the_overall_table_untested() {
+    let d = tempfile::tempdir().unwrap();
+    mock_store::write_mock_store(d.path());
+    let ext = d.path().join("peer.csv");
+    fs::write(
+        &ext,
+        "source,protocol,variant,task,metric,mean,std,n\n\
+         Peer lib 1.0,\"random split, 5 seeds\",MMoE,click,auc,0.9,0.01,5\n\
+         Peer lib 1.0,\"random split, 5 seeds\",MMoE,click,logloss,0.5,,5\n\
+         Peer lib 1.0,\"random split, 5 seeds\",MMoE,other_task,auc,0.6,,5\n",
+    )
+    .unwrap();
+    let opts = ReportOptions {
+        external: vec![ext.clone()],
+        ..no_figures()
+    };
+    report(d.path(), &opts).unwrap();
+    let md = fs::read_to_string(d.path().join("report/tables/overall.md")).unwrap();
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| MMoE (ext. 1) |"))
+        .unwrap_or_else(|| panic!("{md}"));
+    // Not bold although 0.9 beats every model's AUC; no mark; a column it lacks shows `–`.
+    assert!(
+        row.starts_with("| MMoE (ext. 1) | 5 | 0.9000 ± 0.0100 | 0.5000 | – |"),
+        "{row}"
+    );
+    assert!(md.contains("| **0.7411** ± 0.0021 |"), "{md}");
+    assert!(md.contains("ext. 1: external result, not trained here and not tested (no bold, no †/‡): Peer lib 1.0. Protocol: random split, 5 seeds"), "{md}");
+    // Not in the statistics, and the unmatched row is named in report.md.
+    let stats = fs::read_to_string(d.path().join("report/stats.csv")).unwrap();
+    assert!(!stats.contains("MMoE"));
+    let rmd = fs::read_to_string(d.path().join("report/report.md")).unwrap();
+    assert!(rmd.contains("External row MMoE (Peer lib 1.0) other_task auc is not shown: the tables have no column for task `other_task` metric `auc`."), "{rmd}");
+    // A later report without --external keeps the rows (report/external.csv).
+    fs::remove_file(&ext).unwrap();
+    report(d.path(), &no_figures()).unwrap();
+    let md = fs::read_to_string(d.path().join("report/tables/overall.md")).unwrap();
+    assert!(
+        md.contains("| MMoE (ext. 1) | 5 | 0.9000 ± 0.0100 |"),
+        "{md}"
+    );
+    // A bad file: one line with file, line and column.
+    fs::write(
+        &ext,
+        "source,protocol,variant,task,metric,mean\nP,p,M,click,auc,n/a\n",
+    )
+    .unwrap();
+    let e = report(
+        d.path(),
+        &ReportOptions {
+            external: vec![ext.clone()],
+            ..no_figures()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "external results {}: line 2, column `mean`: `n/a` is not a finite number",
+            ext.display()
+        )
+    );
+}

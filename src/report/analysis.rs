@@ -224,6 +224,9 @@ pub struct Analysis {
     pub issues: Vec<CellIssue>,
     /// Finished cells.
     pub finished_cells: usize,
+    /// Published or peer rows shown in the overall table, never tested ([`super::external`];
+    /// filled by [`super::report`], empty from [`analyse`]).
+    pub external: Vec<super::external::ExternalRow>,
 }
 
 impl Analysis {
@@ -336,6 +339,7 @@ pub fn analyse(store: &Store, opts: &ReportOptions) -> Result<Analysis, ReportEr
         summaries,
         comparisons,
         issues,
+        external: Vec::new(),
     })
 }
 

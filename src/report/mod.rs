@@ -22,6 +22,7 @@
 //! ```text
 //! report.md                       every table inline, every figure linked, provenance, failed cells
 //! stats.csv                       every variant × task × metric at full precision, with the test
+//! external.csv                    the external rows shown (kept for the next `htl report`)
 //! tables/overall.{md,tex,csv}     paper Table 2 layout
 //! tables/ablation.{md,tex,csv}    each variant against the reference (Tables 3-5)
 //! figures/<name>.{png,svg}        metrics_bars, ablation_deltas, valid_curves, grad_norms,
@@ -33,6 +34,7 @@
 
 pub mod analysis;
 pub mod csv;
+pub mod external;
 pub mod figures;
 pub mod load;
 pub mod plot;
@@ -95,6 +97,9 @@ pub struct ReportOptions {
     pub figures: bool,
     /// Correction of the tables' verdicts for the number of comparisons (default Holm).
     pub correction: power::Correction,
+    /// External result CSVs ([`external`]) whose rows join the overall table, untested. When
+    /// empty, the rows kept by the previous report in `report/external.csv` are used again.
+    pub external: Vec<PathBuf>,
 }
 
 impl Default for ReportOptions {
@@ -105,6 +110,7 @@ impl Default for ReportOptions {
             alpha: 0.05,
             figures: true,
             correction: power::Correction::Holm,
+            external: Vec::new(),
         }
     }
 }
@@ -189,6 +195,9 @@ pub enum ReportError {
     /// Unknown test name.
     #[error("unknown test `{0}`; use paired_t or wilcoxon")]
     UnknownTest(String),
+    /// An external result CSV is unusable.
+    #[error(transparent)]
+    External(#[from] external::ExternalError),
     /// The result store could not be read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -222,8 +231,17 @@ fn write(path: &Path, text: &str, written: &mut Vec<PathBuf>) -> Result<(), Repo
 /// be written. (An unusable `metrics.json` is not an error: its cell is unfinished.)
 pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportError> {
     let store = load::load_store(dir)?;
-    let a = analysis::analyse(&store, opts)?;
+    let mut a = analysis::analyse(&store, opts)?;
     let out = dir.join("report");
+    let kept = out.join("external.csv");
+    let external_files: Vec<PathBuf> = if opts.external.is_empty() && kept.is_file() {
+        vec![kept.clone()]
+    } else {
+        opts.external.clone()
+    };
+    for f in &external_files {
+        a.external.extend(external::load_external(f)?);
+    }
     let mut summary = ReportSummary {
         dir: out.clone(),
         report_md: out.join("report.md"),
@@ -245,6 +263,20 @@ pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportE
         ..ReportSummary::default()
     };
 
+    let mut ext_notes = Vec::new();
+    for r in &a.external {
+        let shown = a
+            .shown
+            .iter()
+            .any(|k| k.task == r.task && k.metric == r.metric);
+        if !shown {
+            ext_notes.push(format!(
+                "External row {} ({}) {} {} is not shown: the tables have no column for task `{}` metric `{}`.",
+                r.variant, r.source, r.task, r.metric, r.task, r.metric
+            ));
+        }
+    }
+    summary.warnings.extend(ext_notes.iter().cloned());
     let overall = table::overall_table(&a);
     let has_ablation =
         a.reference.is_some() && a.comparisons.iter().any(|c| !is_constant(&a, &c.variant));
@@ -278,6 +310,13 @@ pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportE
         &table::stats_csv(&a),
         &mut summary.tables,
     )?;
+    if !a.external.is_empty() {
+        write(
+            &kept,
+            &external::external_csv(&a.external),
+            &mut summary.tables,
+        )?;
+    }
 
     let mut figure_notes: Vec<(String, String, Option<String>)> = Vec::new(); // (name, title, skipped reason)
     if opts.figures {
@@ -309,7 +348,15 @@ pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportE
             }
         }
     }
-    let md = report_markdown(&store, &a, &overall, ablation.as_ref(), &figure_notes, opts);
+    let md = report_markdown(
+        &store,
+        &a,
+        &overall,
+        ablation.as_ref(),
+        &figure_notes,
+        opts,
+        &ext_notes,
+    );
     let mut ignore = Vec::new();
     write(&summary.report_md, &md, &mut ignore)?;
     Ok(summary)
@@ -465,6 +512,7 @@ fn report_markdown(
     ablation: Option<&table::Table>,
     figure_notes: &[(String, String, Option<String>)],
     opts: &ReportOptions,
+    ext_notes: &[String],
 ) -> String {
     let m = store.manifest.as_ref();
     let name = m.and_then(|m| known(&m.experiment)).unwrap_or_else(|| {
@@ -639,9 +687,9 @@ fn report_markdown(
         s.push_str("\nThese cells are left out of every statistic. Re-running `htl run` retrains them.\n\n");
     }
 
-    if !store.warnings.is_empty() {
+    if !store.warnings.is_empty() || !ext_notes.is_empty() {
         s.push_str("## Notes\n\n");
-        for w in &store.warnings {
+        for w in store.warnings.iter().chain(ext_notes) {
             let _ = writeln!(s, "- {}", md_inline(w));
         }
         s.push('\n');

@@ -240,9 +240,65 @@ pub fn overall_table(a: &Analysis) -> Table {
         prev_constant = Some(v.constant);
         rows.push(Row { cells, rule_before });
     }
+    // External rows: one per (source, protocol, variant) in file order, after the models.
+    let mut sources: Vec<(&str, &str)> = Vec::new();
+    let mut groups: Vec<(&str, &str, &str)> = Vec::new();
+    for r in &a.external {
+        let src = (r.source.as_str(), r.protocol.as_str());
+        if !sources.contains(&src) {
+            sources.push(src);
+        }
+        let g = (src.0, src.1, r.variant.as_str());
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    for (i, g) in groups.iter().enumerate() {
+        let of_group: Vec<&super::external::ExternalRow> = a
+            .external
+            .iter()
+            .filter(|r| (r.source.as_str(), r.protocol.as_str(), r.variant.as_str()) == *g)
+            .collect();
+        let idx = 1 + sources
+            .iter()
+            .position(|s| (s.0, s.1) == (g.0, g.1))
+            .expect("listed");
+        let mut ns: Vec<usize> = of_group.iter().filter_map(|r| r.n).collect();
+        ns.sort_unstable();
+        ns.dedup();
+        let n = match ns.as_slice() {
+            [one] => one.to_string(),
+            [] => "–".to_string(),
+            [lo, .., hi] => format!("{lo}–{hi}"),
+        };
+        let mut cells = vec![Cell::text(format!("{} (ext. {idx})", g.2)), Cell::text(n)];
+        for k in &a.shown {
+            let r = of_group
+                .iter()
+                .find(|r| r.task == k.task && r.metric == k.metric);
+            cells.push(match r {
+                Some(r) => Cell {
+                    text: fmt_num(r.mean, DIGITS),
+                    spread: r.std.map(|x| fmt_num(x, DIGITS)),
+                    ..Cell::default()
+                },
+                None => Cell::text("–"),
+            });
+        }
+        rows.push(Row {
+            cells,
+            rule_before: i == 0,
+        });
+    }
     let mut notes = vec![format!(
         "Test split; mean ± sample std over the n finished seeds. Bold: best mean per column (↑ higher is better, ↓ lower is better)."
     )];
+    for (i, (source, protocol)) in sources.iter().enumerate() {
+        notes.push(format!(
+            "ext. {}: external result, not trained here and not tested (no bold, no †/‡): {source}. Protocol: {protocol}",
+            i + 1
+        ));
+    }
     if let Some(r) = &a.reference {
         notes.push(format!(
             "† / ‡: significantly better / worse than {r} ({}, cells paired by seed, {} ≤ {}; the constant predictor is not tested).",
