@@ -4,6 +4,7 @@
 mod batches;
 mod step;
 mod trainer;
+pub mod ziln;
 
 pub use batches::{CoreTransform, Prepared};
 #[doc(hidden)]
