@@ -225,6 +225,10 @@ pub fn sparse_gram(
     Ok(k)
 }
 
+/// What [`Stepper::step`] returns: the updated model, each task's loss, and the gradient
+/// statistics when they were asked for.
+pub type Stepped = (AnyModel, Vec<f32>, Option<Vec<GradStat>>);
+
 /// Holds the parameter bookkeeping needed by per-task steps.
 pub struct Stepper {
     shared: Vec<(ParamId, usize)>,
@@ -262,7 +266,7 @@ impl Stepper {
         optim: &mut ModuleOptimizer,
         lr: f64,
         want_stats: bool,
-    ) -> Result<(AnyModel, Vec<f32>, Option<Vec<GradStat>>), StepError> {
+    ) -> Result<Stepped, StepError> {
         // Plain summation still logs gradient statistics (raw = adjusted) on the steps that
         // ask for them, through the per-task path with the identity combination, so that
         // "without gradient processing" can be plotted beside the adjusted runs.
@@ -326,7 +330,7 @@ impl Stepper {
     }
 
     /// [`Self::heads_pass_checked`] for tests; panics where that returns an error.
-    #[doc(hidden)]
+    #[cfg(test)]
     pub fn heads_pass(&self, model: &AnyModel, batch: &Batch, ctx: &mut ForwardCtx) -> HeadsPass {
         self.heads_pass_checked(model, batch, ctx)
             .unwrap_or_else(|e| panic!("heads pass: {e}"))
@@ -462,7 +466,7 @@ impl Stepper {
     }
 
     /// [`Self::per_task_grads`] for tests; panics where that returns an error.
-    #[doc(hidden)]
+    #[cfg(test)]
     pub fn per_task(
         &self,
         model: &AnyModel,
@@ -504,7 +508,7 @@ impl Stepper {
     }
 
     /// [`Self::gram_matrix`] for tests; panics where that returns an error.
-    #[doc(hidden)]
+    #[cfg(test)]
     pub fn gram(&self, per_task: &[GradientsParams]) -> Vec<Vec<f64>> {
         self.gram_matrix(per_task)
             .unwrap_or_else(|e| panic!("Gram matrix: {e}"))

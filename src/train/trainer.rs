@@ -129,7 +129,7 @@ impl<'d> Trainer<'d> {
     }
 
     fn model(&self) -> Result<&AnyModel, TrainError> {
-        self.model.as_ref().ok_or_else(|| TrainError::ModelLost)
+        self.model.as_ref().ok_or(TrainError::ModelLost)
     }
 
     /// One optimisation step on the training rows `rows`; returns the per-task loss values
@@ -139,7 +139,7 @@ impl<'d> Trainer<'d> {
         let batch = self.prep.batch(&self.data.train, rows, &self.autodiff);
         let every = self.train.grad_stats_every as u64;
         let want_stats = every > 0 && self.ctx.step.is_multiple_of(every);
-        let model = self.model.take().ok_or_else(|| TrainError::ModelLost)?;
+        let model = self.model.take().ok_or(TrainError::ModelLost)?;
         let (model, losses, stats) = self.stepper.step(
             model,
             &batch,
@@ -168,7 +168,7 @@ impl<'d> Trainer<'d> {
 
     /// Scores the current model on `split`.
     pub fn evaluate(&mut self, split: &Split) -> Result<Evaluation, TrainError> {
-        let model = self.model.as_ref().ok_or_else(|| TrainError::ModelLost)?;
+        let model = self.model.as_ref().ok_or(TrainError::ModelLost)?;
         evaluate(
             model,
             &self.prep,
@@ -281,9 +281,7 @@ impl<'d> Trainer<'d> {
         }
         let train_loss = sums.iter().map(|s| s / count.max(1) as f64).collect();
         self.record(epoch, train_loss)?;
-        self.curves
-            .last()
-            .ok_or_else(|| TrainError::NothingRecorded)
+        self.curves.last().ok_or(TrainError::NothingRecorded)
     }
 
     /// Whether early stopping ends training: more than `patience` epochs without an
@@ -298,10 +296,7 @@ impl<'d> Trainer<'d> {
         if self.curves.is_empty() {
             self.record(0, vec![f64::NAN; self.data.tasks.len()])?;
         }
-        let (_, best_epoch, best_model) = self
-            .best
-            .take()
-            .ok_or_else(|| TrainError::NothingRecorded)?;
+        let (_, best_epoch, best_model) = self.best.take().ok_or(TrainError::NothingRecorded)?;
         let data = self.data;
         let vp = self.evaluate_model(&best_model, &data.valid)?.preds;
         let tp = self.evaluate_model(&best_model, &data.test)?.preds;
