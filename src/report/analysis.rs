@@ -533,17 +533,16 @@ pub fn adjust_family(
     correction: Correction,
     alpha: f64,
 ) {
-    let members: Vec<usize> = (0..comparisons.len())
-        .filter(|&i| comparisons[i].test.is_some() && in_family(&comparisons[i]))
-        .collect();
-    let raw: Vec<f64> = members
+    let members: Vec<(usize, TestResult)> = comparisons
         .iter()
-        .map(|&i| comparisons[i].test.expect("filtered").p_value)
+        .enumerate()
+        .filter(|(_, c)| in_family(c))
+        .filter_map(|(i, c)| c.test.map(|t| (i, t)))
         .collect();
+    let raw: Vec<f64> = members.iter().map(|(_, t)| t.p_value).collect();
     let adjusted = power::adjust_p_values(&raw, correction);
-    for (&i, p) in members.iter().zip(adjusted) {
+    for ((i, t), p) in members.into_iter().zip(adjusted) {
         let c = &mut comparisons[i];
-        let t = c.test.expect("filtered");
         c.p_adjusted = Some(p);
         c.verdict = Some(stats::verdict(
             &TestResult { p_value: p, ..t },

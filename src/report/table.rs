@@ -262,7 +262,7 @@ pub fn overall_table(a: &Analysis) -> Table {
         let idx = 1 + sources
             .iter()
             .position(|s| (s.0, s.1) == (g.0, g.1))
-            .expect("listed");
+            .unwrap_or(0);
         let mut ns: Vec<usize> = of_group.iter().filter_map(|r| r.n).collect();
         ns.sort_unstable();
         ns.dedup();
