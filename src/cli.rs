@@ -102,6 +102,10 @@ struct RunArgs {
     /// Skip the report (tables and figures) written to <out>/report/ at the end.
     #[arg(long)]
     no_report: bool,
+    /// Correction of the report's verdicts for the number of comparisons: none, holm or
+    /// bonferroni.
+    #[arg(long, default_value = "holm")]
+    correction: String,
     /// Where cells train: local (this machine) or slurm (a job array; README: Running on
     /// a SLURM cluster). Overrides the YAML `executor:`.
     #[arg(long)]
@@ -128,6 +132,14 @@ struct ReportArgs {
     /// Tables and report.md only.
     #[arg(long)]
     no_figures: bool,
+    /// Correction of the verdicts for the number of comparisons in a table: none, holm or
+    /// bonferroni.
+    #[arg(long, default_value = "holm")]
+    correction: String,
+    /// External result CSV (published or peer numbers) to show, untested, in the overall
+    /// table; repeatable. Without it, the rows of the previous report are kept.
+    #[arg(long)]
+    external: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -260,6 +272,7 @@ fn resolve_device(flag: Option<&str>, exp: &Experiment) -> Result<DeviceChoice> 
 
 /// `htl run`.
 fn run(a: RunArgs) -> Result<()> {
+    let correction = parse_correction(&a.correction)?;
     if a.jobs == Some(0) {
         return Err(anyhow!(
             "--jobs 0: at least one cell must train at a time; give --jobs 1 or more, or leave it out for one per core"
@@ -268,6 +281,10 @@ fn run(a: RunArgs) -> Result<()> {
     let exp = load_experiment(&a.experiment)?;
     for note in &exp.notes {
         eprintln!("{note}");
+    }
+    // A bad external CSV stops the run before training, not at the report after it.
+    for f in &exp.external {
+        crate::report::external::load_external(f)?;
     }
     if a.executor.unwrap_or(exp.executor) == crate::config::Executor::Slurm {
         let args = crate::slurm::SubmitArgs {
@@ -306,7 +323,12 @@ fn run(a: RunArgs) -> Result<()> {
         println!("{md}");
     }
     if !a.no_report {
-        match crate::report::report(&summary.root, &crate::report::ReportOptions::default()) {
+        let opts = crate::report::ReportOptions {
+            correction,
+            external: exp.external.clone(),
+            ..crate::report::ReportOptions::default()
+        };
+        match crate::report::report(&summary.root, &opts) {
             Ok(r) => println!("report: {}", r.report_md.display()),
             Err(e) => eprintln!(
                 "htl: warning: the report could not be written: {}; rerun `htl report {}`",
@@ -388,6 +410,13 @@ fn models() -> Result<()> {
     Ok(())
 }
 
+/// `--correction`: none, holm or bonferroni.
+fn parse_correction(s: &str) -> Result<crate::report::power::Correction> {
+    crate::report::power::Correction::parse(s).ok_or_else(|| {
+        anyhow!("--correction: unknown correction `{s}`; use none, holm or bonferroni")
+    })
+}
+
 /// `htl report`.
 fn report(a: ReportArgs) -> Result<()> {
     let opts = crate::report::ReportOptions {
@@ -395,6 +424,8 @@ fn report(a: ReportArgs) -> Result<()> {
         test: a.test.parse().map_err(|e| anyhow!("--test: {e}"))?,
         alpha: a.alpha,
         figures: !a.no_figures,
+        correction: parse_correction(&a.correction)?,
+        external: a.external,
     };
     let store = crate::store::ResultStore::new(&a.dir);
     if crate::report::summary::write_summaries(&store)

@@ -66,7 +66,7 @@ fn unknown_top_level_key_lists_valid_ones() {
     expect_error(
         "key",
         "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnet}]\nepochz: 3\n",
-        "htl: error: key.yaml: unknown field `epochz`, expected one of `name`, `description`, `dataset`, `train`, `seeds`, `device`, `constant_reference`, `base`, `variants`, `grid`, `executor`, `slurm` at line 3 column 1",
+        "htl: error: key.yaml: unknown field `epochz`, expected one of `name`, `description`, `dataset`, `train`, `seeds`, `device`, `constant_reference`, `base`, `variants`, `grid`, `executor`, `slurm`, `external` at line 3 column 1",
     );
 }
 
@@ -153,7 +153,7 @@ fn an_unknown_device_names_file_key_and_valid_spellings() {
 
 #[test]
 fn a_yaml_scalar_or_list_is_not_an_experiment() {
-    let keys = "name, description, dataset, train, seeds, device, constant_reference, base, variants, grid";
+    let keys = "name, description, dataset, train, seeds, device, constant_reference, base, variants, grid, executor, slurm, external";
     expect_error(
         "scalar",
         "hello\n",
@@ -504,4 +504,61 @@ fn data_gen_writes_csv_and_parquet_identically_per_seed() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr)
         .contains("unsupported extension; supported: .csv, .parquet"));
+}
+
+#[test]
+fn an_unknown_correction_names_the_valid_ones() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("e.yaml"),
+        "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnet}]\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["run", "e.yaml", "--correction", "fdr"],
+        vec!["report", ".", "--correction", "fdr"],
+    ] {
+        let out = htl().current_dir(d.path()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).trim(),
+            "htl: error: --correction: unknown correction `fdr`; use none, holm or bonferroni",
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_external_file_names_the_key() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("e.yaml"),
+        "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnet}]\nexternal: [peer.csv]\n",
+    )
+    .unwrap();
+    let out = htl()
+        .current_dir(d.path())
+        .args(["run", "e.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("e.yaml: key `external[0]`: ")
+            && err.trim().ends_with("peer.csv does not exist (paths are relative to the experiment file); fix the path or remove the entry"),
+        "{err}"
+    );
+}
+
+/// The shipped external files parse (the report would refuse them otherwise).
+#[test]
+fn shipped_external_files_are_valid() {
+    for f in [
+        "results/external/torch-rechub-hillstrom.csv",
+        "results/external/htlnet-paper-table2.csv",
+    ] {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(f);
+        let rows = htlbench::report::external::load_external(&p).unwrap();
+        assert!(!rows.is_empty(), "{f}");
+    }
 }

@@ -8,6 +8,7 @@ use std::fs;
 
 use htlbench::report::analysis::{analyse, MetricKey};
 use htlbench::report::load::load_store;
+use htlbench::report::power::Correction;
 use htlbench::report::stats::Verdict;
 use htlbench::report::{report, ReportError, ReportOptions, TestKind};
 
@@ -51,7 +52,35 @@ fn table_exports_match_snapshots() {
 fn overall_table_marks_best_and_significance() {
     let d = tempfile::tempdir().unwrap();
     mock_store::write_mock_store(d.path());
+    // Holm (the default) over the 18 comparisons of the tables removes the ‡ of
+    // Shared-Bottom's click AUC (raw p = 0.032, adjusted 0.160).
     report(d.path(), &no_figures()).unwrap();
+    let md = fs::read_to_string(d.path().join("report/tables/overall.md")).unwrap();
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
+    assert!(rows[3].contains("| 0.7307 ± 0.0013 |"), "{}", rows[3]);
+    assert!(
+        md.contains("Holm-adjusted p over the 18 comparisons of the tables ≤ 0.05"),
+        "{md}"
+    );
+    // report.md counts the verdicts before and after, and lists the under-powered ones.
+    let rmd = fs::read_to_string(d.path().join("report/report.md")).unwrap();
+    assert!(
+        rmd.contains("Of the 18 comparisons in the tables, 14 have p ≤ 0.05 uncorrected and 11 after the Holm correction the verdicts use."),
+        "{rmd}"
+    );
+    assert!(
+        rmd.contains("| Shared-Bottom | click | AUC | -0.0104 | 0.0108 | 4 |"),
+        "{rmd}"
+    );
+    // Uncorrected, as before the correction existed.
+    report(
+        d.path(),
+        &ReportOptions {
+            correction: Correction::None,
+            ..no_figures()
+        },
+    )
+    .unwrap();
     let md = fs::read_to_string(d.path().join("report/tables/overall.md")).unwrap();
     // Rows in the experiment's order (cells.csv), the constant reference first.
     let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
@@ -112,14 +141,36 @@ fn statistics_match_scipy() {
         "{}",
         t.p_value
     );
-    assert_eq!(c.verdict, Some(Verdict::Worse));
+    assert_eq!(c.raw_verdict, Some(Verdict::Worse));
+    // Holm over the 18 comparisons of the tables (3 model variants × 6 shown metrics): this
+    // p is the 5th largest, so it is multiplied by 5 (no larger adjusted p before it).
+    assert!((c.p_adjusted.unwrap() - 5.0 * 0.0320729201539557).abs() < 1e-10);
+    assert_eq!(c.verdict, Some(Verdict::NotSignificant));
     assert!((c.delta.unwrap() - (-0.0104)).abs() < 1e-12);
+    // Differences [-0.0111, -0.0068, -0.0133]: np.std(d, ddof=1) = 0.003306055050963283;
+    // statsmodels TTestPower().solve_power(nobs=3, alpha=0.05, power=0.8) = 3.264043552819638.
+    let sd = c.sd_diff.unwrap();
+    assert!((sd - 0.003306055050963283).abs() < 1e-12, "{sd}");
+    let mdd = c.min_detectable.unwrap();
+    assert!((mdd - 3.264043552819638 * sd).abs() < 1e-8, "{mdd}");
+    // |Δ| = 0.0104 < MDD = 0.0108: not significant because the run is too small.
+    assert!(c.under_powered);
+    // dz = 0.0104 / 0.003306 = 3.146: power at 3 pairs < 0.8 (3.146 < 3.264), at 4 above.
+    assert_eq!(c.seeds_needed, Some(4));
+    let p4 = htlbench::report::power::paired_t_power(4, 0.0104 / sd, 0.05).unwrap();
+    let p3 = htlbench::report::power::paired_t_power(3, 0.0104 / sd, 0.05).unwrap();
+    assert!(p3 < 0.8 && p4 >= 0.8, "{p3} {p4}");
 
     // scipy.stats.ttest_rel([0.7370, 0.7382, 0.7405], [0.7412, 0.7390, 0.7431])
     //   -> TtestResult(statistic=-2.57960808654811, pvalue=0.1231288074113119, df=2)
     let c = a.comparison("IFU concat", &auc).unwrap();
     assert!((c.test.unwrap().p_value - 0.1231288074113119).abs() < 1e-10);
     assert_eq!(c.verdict, Some(Verdict::NotSignificant));
+    assert_eq!(c.raw_verdict, Some(Verdict::NotSignificant));
+    // The constant predictor is outside the family: no adjusted p, raw verdict.
+    let c = a.comparison("constant", &auc).unwrap();
+    assert_eq!(c.p_adjusted, None);
+    assert_eq!(c.verdict, c.raw_verdict);
 
     // The failed seed 3 of "w/o optimisation" leaves two pairs.
     let c = a.comparison("w/o optimisation", &auc).unwrap();
@@ -292,4 +343,70 @@ fn task_kinds_come_from_the_stored_chain_and_old_manifests_still_load() {
     );
     let text = fs::read_to_string(d.path().join("report/tables/overall.md")).unwrap();
     mock_store::assert_snapshot("overall.md", &text);
+}
+
+#[test]
+fn external_rows_join_the_overall_table_untested() {
+    let d = tempfile::tempdir().unwrap();
+    mock_store::write_mock_store(d.path());
+    let ext = d.path().join("peer.csv");
+    fs::write(
+        &ext,
+        "source,protocol,variant,task,metric,mean,std,n\n\
+         Peer lib 1.0,\"random split, 5 seeds\",MMoE,click,auc,0.9,0.01,5\n\
+         Peer lib 1.0,\"random split, 5 seeds\",MMoE,click,logloss,0.5,,5\n\
+         Peer lib 1.0,\"random split, 5 seeds\",MMoE,other_task,auc,0.6,,5\n",
+    )
+    .unwrap();
+    let opts = ReportOptions {
+        external: vec![ext.clone()],
+        ..no_figures()
+    };
+    report(d.path(), &opts).unwrap();
+    let md = fs::read_to_string(d.path().join("report/tables/overall.md")).unwrap();
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| MMoE (ext. 1) |"))
+        .unwrap_or_else(|| panic!("{md}"));
+    // Not bold although 0.9 beats every model's AUC; no mark; a column it lacks shows `–`.
+    assert!(
+        row.starts_with("| MMoE (ext. 1) | 5 | 0.9000 ± 0.0100 | 0.5000 | – |"),
+        "{row}"
+    );
+    assert!(md.contains("| **0.7411** ± 0.0021 |"), "{md}");
+    assert!(md.contains("ext. 1: external result, not trained here and not tested (no bold, no †/‡): Peer lib 1.0. Protocol: random split, 5 seeds"), "{md}");
+    // Not in the statistics, and the unmatched row is named in report.md.
+    let stats = fs::read_to_string(d.path().join("report/stats.csv")).unwrap();
+    assert!(!stats.contains("MMoE"));
+    let rmd = fs::read_to_string(d.path().join("report/report.md")).unwrap();
+    assert!(rmd.contains("External row MMoE (Peer lib 1.0) other_task auc is not shown: the tables have no column for task `other_task` metric `auc`."), "{rmd}");
+    // A later report without --external keeps the rows (report/external.csv).
+    fs::remove_file(&ext).unwrap();
+    report(d.path(), &no_figures()).unwrap();
+    let md = fs::read_to_string(d.path().join("report/tables/overall.md")).unwrap();
+    assert!(
+        md.contains("| MMoE (ext. 1) | 5 | 0.9000 ± 0.0100 |"),
+        "{md}"
+    );
+    // A bad file: one line with file, line and column.
+    fs::write(
+        &ext,
+        "source,protocol,variant,task,metric,mean\nP,p,M,click,auc,n/a\n",
+    )
+    .unwrap();
+    let e = report(
+        d.path(),
+        &ReportOptions {
+            external: vec![ext.clone()],
+            ..no_figures()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "external results {}: line 2, column `mean`: `n/a` is not a finite number",
+            ext.display()
+        )
+    );
 }

@@ -394,6 +394,10 @@ pub struct RawExperiment {
     /// SLURM resources per cell, used by the `slurm` executor.
     #[serde(default)]
     pub slurm: SlurmConfig,
+    /// External result CSVs (published or peer numbers), relative to the YAML file, shown
+    /// untested in the report's overall table (`htl report --external`).
+    #[serde(default)]
+    pub external: Vec<PathBuf>,
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -494,6 +498,8 @@ pub struct Experiment {
     pub slurm: SlurmConfig,
     /// One line per variant whose preset changes a training key (`htl run` prints them).
     pub notes: Vec<String>,
+    /// The YAML `external:` files, resolved against the YAML's folder (checked to exist).
+    pub external: Vec<PathBuf>,
 }
 
 fn merge(base: &serde_yaml::Mapping, over: &serde_yaml::Mapping) -> serde_yaml::Mapping {
@@ -519,7 +525,7 @@ fn yaml_kind(v: &serde_yaml::Value) -> &'static str {
 
 /// The top-level keys of an experiment file, as listed in messages.
 const EXPERIMENT_KEYS: &str =
-    "name, description, dataset, train, seeds, device, constant_reference, base, variants, grid";
+    "name, description, dataset, train, seeds, device, constant_reference, base, variants, grid, executor, slurm, external";
 
 /// Reads and resolves an experiment file. Every error names the file and the key.
 pub fn load_experiment(path: &Path) -> Result<Experiment, ConfigError> {
@@ -676,10 +682,23 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
             )?;
         }
     }
+    let base_dir = base_dir_of(path);
+    let mut external = Vec::new();
+    for (i, f) in raw.external.iter().enumerate() {
+        let resolved = base_dir.join(f);
+        if !resolved.is_file() {
+            return Err(ConfigError(format!(
+                "{file}: key `external[{i}]`: {} does not exist (paths are relative to the experiment file); fix the path or remove the entry",
+                resolved.display()
+            )));
+        }
+        external.push(resolved);
+    }
     Ok(Experiment {
         name,
         path: path.to_path_buf(),
-        base_dir: base_dir_of(path),
+        base_dir,
+        external,
         dataset: raw.dataset,
         cells,
         variants,

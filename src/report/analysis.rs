@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::load::{CellStatus, Store, StoredCell};
+use super::power::{self, Correction};
 use super::stats::{self, TestResult, Verdict};
 use super::{ReportError, ReportOptions, TestKind};
 use crate::metrics::catalogue::{self, MetricTask};
@@ -103,8 +104,29 @@ pub struct Comparison {
     pub delta_ci95: Option<(f64, f64)>,
     /// The test, when it could run.
     pub test: Option<TestResult>,
-    /// Its verdict at `alpha`, for the variant against the reference.
+    /// The p-value adjusted over the comparisons of the tables (every non-reference model
+    /// variant × shown metric) with [`ReportOptions::correction`]; `None` for a comparison
+    /// outside that family (a constant predictor, a metric not shown) or without a test.
+    pub p_adjusted: Option<f64>,
+    /// The verdict at `alpha` from the raw p-value.
+    pub raw_verdict: Option<Verdict>,
+    /// The verdict the tables show: from `p_adjusted` inside the family, from the raw
+    /// p-value outside it.
     pub verdict: Option<Verdict>,
+    /// Sample standard deviation of the paired differences (`None` with fewer than 2 pairs).
+    pub sd_diff: Option<f64>,
+    /// The smallest true mean difference the two-sided paired t-test detects with power
+    /// [`POWER`] at `alpha` with this many pairs and this `sd_diff`
+    /// ([`power::min_detectable_difference`]); `None` when `sd_diff` is 0 or undefined.
+    pub min_detectable: Option<f64>,
+    /// Seeds the observed `delta` would need to be detected with power [`POWER`] at `alpha`
+    /// if the differences keep `sd_diff` ([`power::seeds_needed`], at most
+    /// [`MAX_SEEDS_NEEDED`]; `None` above that, or when `delta` is 0 or `sd_diff` undefined).
+    pub seeds_needed: Option<usize>,
+    /// Not significant and the observed |delta| is below `min_detectable`: the run could not
+    /// have detected a difference of this size, so "no significant difference" is not
+    /// evidence of no difference.
+    pub under_powered: bool,
     /// Why there is no test, when there is none.
     pub no_test: Option<String>,
 }
@@ -180,6 +202,8 @@ pub struct Analysis {
     pub test: TestKind,
     /// Significance level.
     pub alpha: f64,
+    /// The correction of the tables' verdicts for the number of comparisons.
+    pub correction: Correction,
     /// Tasks in chain order.
     pub tasks: Vec<TaskInfo>,
     /// Every (task, metric) on the test split: task order, then shown metrics, then others.
@@ -200,6 +224,9 @@ pub struct Analysis {
     pub issues: Vec<CellIssue>,
     /// Finished cells.
     pub finished_cells: usize,
+    /// Published or peer rows shown in the overall table, never tested ([`super::external`];
+    /// filled by [`super::report`], empty from [`analyse`]).
+    pub external: Vec<super::external::ExternalRow>,
 }
 
 impl Analysis {
@@ -271,6 +298,17 @@ pub fn analyse(store: &Store, opts: &ReportOptions) -> Result<Analysis, ReportEr
             }
         }
     }
+    let family_variants: Vec<String> = variants
+        .iter()
+        .filter(|v| !v.constant)
+        .map(|v| v.label.clone())
+        .collect();
+    adjust_family(
+        &mut comparisons,
+        |c| family_variants.contains(&c.variant) && shown.contains(&c.key),
+        opts.correction,
+        opts.alpha,
+    );
     let issues = store
         .cells
         .iter()
@@ -294,12 +332,14 @@ pub fn analyse(store: &Store, opts: &ReportOptions) -> Result<Analysis, ReportEr
         reference,
         test: opts.test,
         alpha: opts.alpha,
+        correction: opts.correction,
         tasks,
         keys,
         shown,
         summaries,
         comparisons,
         issues,
+        external: Vec::new(),
     })
 }
 
@@ -477,7 +517,48 @@ fn summarise_metric(store: &Store, variant: &str, key: &MetricKey) -> MetricSumm
     }
 }
 
-/// Pairs `a` (a variant) with `b` (the reference) by seed and tests them.
+/// The power at which [`Comparison::min_detectable`] and [`Comparison::seeds_needed`] are
+/// computed.
+pub const POWER: f64 = 0.8;
+
+/// The largest seed count [`Comparison::seeds_needed`] reports.
+pub const MAX_SEEDS_NEEDED: usize = 10_000;
+
+/// Adjusts the p-values of the family (comparisons of non-constant, non-reference variants on
+/// the shown metrics, i.e. those the tables mark) with `correction`, and sets each member's
+/// `p_adjusted` and `verdict` from it. Comparisons outside the family keep their raw verdict.
+pub fn adjust_family(
+    comparisons: &mut [Comparison],
+    in_family: impl Fn(&Comparison) -> bool,
+    correction: Correction,
+    alpha: f64,
+) {
+    let members: Vec<(usize, TestResult)> = comparisons
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| in_family(c))
+        .filter_map(|(i, c)| c.test.map(|t| (i, t)))
+        .collect();
+    let raw: Vec<f64> = members.iter().map(|(_, t)| t.p_value).collect();
+    let adjusted = power::adjust_p_values(&raw, correction);
+    for ((i, t), p) in members.into_iter().zip(adjusted) {
+        let c = &mut comparisons[i];
+        c.p_adjusted = Some(p);
+        c.verdict = Some(stats::verdict(
+            &TestResult { p_value: p, ..t },
+            alpha,
+            c.key.higher_is_better(),
+        ));
+        c.under_powered = c.verdict == Some(Verdict::NotSignificant)
+            && match (c.delta, c.min_detectable) {
+                (Some(d), Some(m)) => d.abs() < m,
+                _ => false,
+            };
+    }
+}
+
+/// Pairs `a` (a variant) with `b` (the reference) by seed and tests them (raw p-value;
+/// [`adjust_family`] applies the correction), with the power figures of the comparison.
 pub fn compare(a: &MetricSummary, b: &MetricSummary, opts: &ReportOptions) -> Comparison {
     let mut seeds = Vec::new();
     let mut xa = Vec::new();
@@ -508,6 +589,21 @@ pub fn compare(a: &MetricSummary, b: &MetricSummary, opts: &ReportOptions) -> Co
         ),
         Err(e) => (None, None, Some(e.to_string())),
     };
+    let sd_diff = (diffs.len() >= 2).then(|| stats::std_dev(&diffs));
+    let min_detectable = sd_diff
+        .filter(|sd| sd.is_finite() && *sd > 0.0)
+        .and_then(|sd| {
+            power::min_detectable_dz_cached(diffs.len(), opts.alpha, POWER).map(|dz| dz * sd)
+        });
+    let seeds_needed = match (delta, sd_diff) {
+        (Some(d), Some(sd)) => power::seeds_needed(d, sd, opts.alpha, POWER, MAX_SEEDS_NEEDED),
+        _ => None,
+    };
+    let under_powered = verdict == Some(Verdict::NotSignificant)
+        && match (delta, min_detectable) {
+            (Some(d), Some(m)) => d.abs() < m,
+            _ => false,
+        };
     Comparison {
         variant: a.variant.clone(),
         reference: b.variant.clone(),
@@ -517,7 +613,13 @@ pub fn compare(a: &MetricSummary, b: &MetricSummary, opts: &ReportOptions) -> Co
         delta_rel,
         delta_ci95: stats::ci95(&diffs),
         test,
+        p_adjusted: None,
+        raw_verdict: verdict,
         verdict,
+        sd_diff,
+        min_detectable,
+        seeds_needed,
+        under_powered,
         no_test,
     }
 }

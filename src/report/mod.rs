@@ -22,6 +22,7 @@
 //! ```text
 //! report.md                       every table inline, every figure linked, provenance, failed cells
 //! stats.csv                       every variant × task × metric at full precision, with the test
+//! external.csv                    the external rows shown (kept for the next `htl report`)
 //! tables/overall.{md,tex,csv}     paper Table 2 layout
 //! tables/ablation.{md,tex,csv}    each variant against the reference (Tables 3-5)
 //! figures/<name>.{png,svg}        metrics_bars, ablation_deltas, valid_curves, grad_norms,
@@ -33,6 +34,7 @@
 
 pub mod analysis;
 pub mod csv;
+pub mod external;
 pub mod figures;
 pub mod load;
 pub mod plot;
@@ -93,6 +95,11 @@ pub struct ReportOptions {
     pub alpha: f64,
     /// Draw the figures (default true; false writes tables and `report.md` only).
     pub figures: bool,
+    /// Correction of the tables' verdicts for the number of comparisons (default Holm).
+    pub correction: power::Correction,
+    /// External result CSVs ([`external`]) whose rows join the overall table, untested. When
+    /// empty, the rows kept by the previous report in `report/external.csv` are used again.
+    pub external: Vec<PathBuf>,
 }
 
 impl Default for ReportOptions {
@@ -102,6 +109,8 @@ impl Default for ReportOptions {
             test: TestKind::PairedT,
             alpha: 0.05,
             figures: true,
+            correction: power::Correction::Holm,
+            external: Vec::new(),
         }
     }
 }
@@ -186,6 +195,9 @@ pub enum ReportError {
     /// Unknown test name.
     #[error("unknown test `{0}`; use paired_t or wilcoxon")]
     UnknownTest(String),
+    /// An external result CSV is unusable.
+    #[error(transparent)]
+    External(#[from] external::ExternalError),
     /// The result store could not be read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -219,8 +231,17 @@ fn write(path: &Path, text: &str, written: &mut Vec<PathBuf>) -> Result<(), Repo
 /// be written. (An unusable `metrics.json` is not an error: its cell is unfinished.)
 pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportError> {
     let store = load::load_store(dir)?;
-    let a = analysis::analyse(&store, opts)?;
+    let mut a = analysis::analyse(&store, opts)?;
     let out = dir.join("report");
+    let kept = out.join("external.csv");
+    let external_files: Vec<PathBuf> = if opts.external.is_empty() && kept.is_file() {
+        vec![kept.clone()]
+    } else {
+        opts.external.clone()
+    };
+    for f in &external_files {
+        a.external.extend(external::load_external(f)?);
+    }
     let mut summary = ReportSummary {
         dir: out.clone(),
         report_md: out.join("report.md"),
@@ -242,6 +263,20 @@ pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportE
         ..ReportSummary::default()
     };
 
+    let mut ext_notes = Vec::new();
+    for r in &a.external {
+        let shown = a
+            .shown
+            .iter()
+            .any(|k| k.task == r.task && k.metric == r.metric);
+        if !shown {
+            ext_notes.push(format!(
+                "External row {} ({}) {} {} is not shown: the tables have no column for task `{}` metric `{}`.",
+                r.variant, r.source, r.task, r.metric, r.task, r.metric
+            ));
+        }
+    }
+    summary.warnings.extend(ext_notes.iter().cloned());
     let overall = table::overall_table(&a);
     let has_ablation =
         a.reference.is_some() && a.comparisons.iter().any(|c| !is_constant(&a, &c.variant));
@@ -275,6 +310,13 @@ pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportE
         &table::stats_csv(&a),
         &mut summary.tables,
     )?;
+    if !a.external.is_empty() {
+        write(
+            &kept,
+            &external::external_csv(&a.external),
+            &mut summary.tables,
+        )?;
+    }
 
     let mut figure_notes: Vec<(String, String, Option<String>)> = Vec::new(); // (name, title, skipped reason)
     if opts.figures {
@@ -306,7 +348,15 @@ pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportE
             }
         }
     }
-    let md = report_markdown(&store, &a, &overall, ablation.as_ref(), &figure_notes, opts);
+    let md = report_markdown(
+        &store,
+        &a,
+        &overall,
+        ablation.as_ref(),
+        &figure_notes,
+        opts,
+        &ext_notes,
+    );
     let mut ignore = Vec::new();
     write(&summary.report_md, &md, &mut ignore)?;
     Ok(summary)
@@ -338,7 +388,7 @@ fn figure_caption(name: &str, a: &Analysis) -> String {
     let r = a.reference.as_deref().unwrap_or("the reference");
     match name {
         "metrics_bars" => "Each panel is one task × metric on the test split: one bar per model variant at its mean over seeds, with the 95% t-interval of the mean. The constant reference's value is in the panel title.".into(),
-        "ablation_deltas" => format!("Each panel is one task × metric: the mean over paired seeds of (variant − {r}) with the 95% interval of the paired differences; green / red = significantly better / worse at p ≤ {}, grey = not significant.", a.alpha),
+        "ablation_deltas" => format!("Each panel is one task × metric: the mean over paired seeds of (variant − {r}) with the 95% interval of the paired differences; green / red = significantly better / worse at p ≤ {} ({} correction over the comparisons of the tables), grey = not significant.", a.alpha, a.correction.name()),
         "valid_curves" => "Validation loss per epoch and task, mean over seeds per variant (BCE for binary tasks; MSE on the transformed training scale for the core task). Seeds that stopped early drop out of later epochs' means.".into(),
         "grad_norms" => "Paper Figure 5: the norm of each task's gradient on the shared embedding over training steps, before (solid) and after (dashed) the gradient adjustment, mean over seeds, log scale. Only variants whose gradient strategy works per task log these.".into(),
         "ifu_attention_vs_concat" => {
@@ -371,6 +421,90 @@ fn figure_heading(name: &str) -> &'static str {
     }
 }
 
+/// `report.md`'s account of the verdicts: how many comparisons are significant before and
+/// after the correction, and which non-significant ones are under-powered.
+fn power_paragraph(a: &Analysis) -> String {
+    let family: Vec<&analysis::Comparison> = a
+        .comparisons
+        .iter()
+        .filter(|c| c.p_adjusted.is_some())
+        .collect();
+    let m = family.len();
+    if m == 0 {
+        return String::new();
+    }
+    let raw = family
+        .iter()
+        .filter(|c| c.test.is_some_and(|t| t.p_value <= a.alpha))
+        .count();
+    let adjusted = family
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.verdict,
+                Some(stats::Verdict::Better | stats::Verdict::Worse)
+            )
+        })
+        .count();
+    let under: Vec<&&analysis::Comparison> = family.iter().filter(|c| c.under_powered).collect();
+    let mut s = String::from("### Power and multiple comparisons\n\n");
+    let _ = write!(
+        s,
+        "Of the {m} comparisons in the tables, {raw} have p ≤ {} uncorrected",
+        a.alpha
+    );
+    match a.correction {
+        power::Correction::None => {
+            let _ = writeln!(
+                s,
+                "; the verdicts are not corrected for the number of comparisons (`--correction none`), so about {:.1} of them are expected to be significant by chance alone.\n",
+                a.alpha * m as f64
+            );
+        }
+        c => {
+            let _ = writeln!(
+                s,
+                " and {adjusted} after the {} correction the verdicts use.\n",
+                if c == power::Correction::Holm {
+                    "Holm"
+                } else {
+                    "Bonferroni"
+                }
+            );
+        }
+    }
+    if under.is_empty() {
+        s.push_str("No non-significant comparison is under-powered: each observed difference is at least the smallest difference the run detects with 80% power (MDD), so \"not significant\" there means the difference is small relative to the seed-to-seed spread.\n\n");
+    } else {
+        let _ = writeln!(
+            s,
+            "{} of the not-significant comparisons are **under-powered**: the observed difference is smaller than the smallest difference this run detects with {:.0}% power at α = {} (MDD, from the observed std of the paired differences and the number of seeds). For these, the run cannot tell; it is not evidence that the variants perform alike. Seeds each would need (column \"Seeds for Δ\" of the table; `>` {} = practically never):\n",
+            under.len(),
+            100.0 * analysis::POWER,
+            a.alpha,
+            analysis::MAX_SEEDS_NEEDED
+        );
+        s.push_str("| variant | task | metric | Δ | MDD | seeds for Δ |\n|:---|:---|:---|---:|---:|---:|\n");
+        for c in &under {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                md_inline(&c.variant),
+                md_inline(&c.key.task),
+                table::metric_name(&c.key.metric),
+                c.delta.map_or("–".into(), |d| table::fmt_signed(d, 4)),
+                c.min_detectable
+                    .map_or("–".into(), |d| table::fmt_num(d, 4)),
+                c.seeds_needed
+                    .map_or(format!("> {}", analysis::MAX_SEEDS_NEEDED), |n| n
+                        .to_string())
+            );
+        }
+        s.push('\n');
+    }
+    s
+}
+
 fn report_markdown(
     store: &Store,
     a: &Analysis,
@@ -378,6 +512,7 @@ fn report_markdown(
     ablation: Option<&table::Table>,
     figure_notes: &[(String, String, Option<String>)],
     opts: &ReportOptions,
+    ext_notes: &[String],
 ) -> String {
     let m = store.manifest.as_ref();
     let name = m.and_then(|m| known(&m.experiment)).unwrap_or_else(|| {
@@ -469,9 +604,10 @@ fn report_markdown(
     prov(
         "statistics",
         format!(
-            "test split; mean, sample std, 95% t-interval over seeds; two-sided {test} against {}, cells paired by seed, α = {}",
+            "test split; mean, sample std, 95% t-interval over seeds; two-sided {test} against {}, cells paired by seed, α = {}, verdicts corrected for the number of comparisons: {}",
             a.reference.as_deref().unwrap_or("(no reference)"),
-            a.alpha
+            a.alpha,
+            a.correction.name()
         ),
     );
     s.push('\n');
@@ -498,6 +634,7 @@ fn report_markdown(
             let _ = writeln!(s, "## Against the reference ({})\n", md_inline(r));
             s.push_str(&table::markdown_body(t));
             s.push_str("\nExports: [Markdown](tables/ablation.md) · [LaTeX](tables/ablation.tex) · [CSV](tables/ablation.csv)\n\n");
+            s.push_str(&power_paragraph(a));
         }
         _ => s.push_str(
             "## Against the reference\n\nSkipped: no other model variant to compare with a reference.\n\n",
@@ -550,9 +687,9 @@ fn report_markdown(
         s.push_str("\nThese cells are left out of every statistic. Re-running `htl run` retrains them.\n\n");
     }
 
-    if !store.warnings.is_empty() {
+    if !store.warnings.is_empty() || !ext_notes.is_empty() {
         s.push_str("## Notes\n\n");
-        for w in &store.warnings {
+        for w in store.warnings.iter().chain(ext_notes) {
             let _ = writeln!(s, "- {}", md_inline(w));
         }
         s.push('\n');

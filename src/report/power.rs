@@ -150,6 +150,23 @@ pub fn min_detectable_dz(n: usize, alpha: f64, power: f64) -> Option<f64> {
     Some(0.5 * (lo + hi))
 }
 
+/// [`min_detectable_dz`], remembered per `(n, alpha, power)` within the thread: a report asks
+/// for the same few seed counts once per comparison, and each answer takes ~10^6 evaluations.
+pub fn min_detectable_dz_cached(n: usize, alpha: f64, power: f64) -> Option<f64> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static CACHE: RefCell<HashMap<(usize, u64, u64), Option<f64>>> = RefCell::new(HashMap::new());
+    }
+    let key = (n, alpha.to_bits(), power.to_bits());
+    if let Some(v) = CACHE.with(|c| c.borrow().get(&key).copied()) {
+        return v;
+    }
+    let v = min_detectable_dz(n, alpha, power);
+    CACHE.with(|c| c.borrow_mut().insert(key, v));
+    v
+}
+
 /// The smallest true mean paired difference detectable with `n` pairs whose differences have
 /// sample standard deviation `sd_diff` (two-sided paired t-test, level `alpha`, `power`).
 /// `None` when `n < 2` or `sd_diff` is not finite and positive.

@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::analysis::{Analysis, MetricKey};
+use super::analysis::{Analysis, MetricKey, MAX_SEEDS_NEEDED, POWER};
+use super::power::Correction;
 use super::stats::Verdict;
 
 /// Horizontal alignment of a column.
@@ -150,6 +151,23 @@ fn test_name(a: &Analysis) -> &'static str {
     }
 }
 
+/// How the verdicts' p-value is adjusted, in words, e.g. `Holm-adjusted p over the 24
+/// comparisons of the tables`.
+fn p_rule(a: &Analysis) -> String {
+    let m = a
+        .comparisons
+        .iter()
+        .filter(|c| c.p_adjusted.is_some())
+        .count();
+    match a.correction {
+        Correction::None => "raw p (no correction for the number of comparisons)".into(),
+        Correction::Holm => format!("Holm-adjusted p over the {m} comparisons of the tables"),
+        Correction::Bonferroni => {
+            format!("Bonferroni-adjusted p over the {m} comparisons of the tables")
+        }
+    }
+}
+
 fn mark_of(v: Option<Verdict>) -> Option<Mark> {
     match v {
         Some(Verdict::Better) => Some(Mark::Better),
@@ -205,7 +223,12 @@ pub fn overall_table(a: &Analysis) -> Table {
                     text: fmt_num(m, DIGITS),
                     spread: s.std.map(|x| fmt_num(x, DIGITS)),
                     bold: Some(m) == *best,
-                    mark: mark_of(a.comparison(&v.label, k).and_then(|c| c.verdict)),
+                    // The constant predictor is a yardstick, not a competitor: not tested.
+                    mark: if v.constant {
+                        None
+                    } else {
+                        mark_of(a.comparison(&v.label, k).and_then(|c| c.verdict))
+                    },
                 },
                 None if v.finished.is_empty() && !v.failed.is_empty() => Cell::text("failed"),
                 None => Cell::text("–"),
@@ -217,13 +240,70 @@ pub fn overall_table(a: &Analysis) -> Table {
         prev_constant = Some(v.constant);
         rows.push(Row { cells, rule_before });
     }
+    // External rows: one per (source, protocol, variant) in file order, after the models.
+    let mut sources: Vec<(&str, &str)> = Vec::new();
+    let mut groups: Vec<(&str, &str, &str)> = Vec::new();
+    for r in &a.external {
+        let src = (r.source.as_str(), r.protocol.as_str());
+        if !sources.contains(&src) {
+            sources.push(src);
+        }
+        let g = (src.0, src.1, r.variant.as_str());
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    for (i, g) in groups.iter().enumerate() {
+        let of_group: Vec<&super::external::ExternalRow> = a
+            .external
+            .iter()
+            .filter(|r| (r.source.as_str(), r.protocol.as_str(), r.variant.as_str()) == *g)
+            .collect();
+        let idx = 1 + sources
+            .iter()
+            .position(|s| (s.0, s.1) == (g.0, g.1))
+            .unwrap_or(0);
+        let mut ns: Vec<usize> = of_group.iter().filter_map(|r| r.n).collect();
+        ns.sort_unstable();
+        ns.dedup();
+        let n = match ns.as_slice() {
+            [one] => one.to_string(),
+            [] => "–".to_string(),
+            [lo, .., hi] => format!("{lo}–{hi}"),
+        };
+        let mut cells = vec![Cell::text(format!("{} (ext. {idx})", g.2)), Cell::text(n)];
+        for k in &a.shown {
+            let r = of_group
+                .iter()
+                .find(|r| r.task == k.task && r.metric == k.metric);
+            cells.push(match r {
+                Some(r) => Cell {
+                    text: fmt_num(r.mean, DIGITS),
+                    spread: r.std.map(|x| fmt_num(x, DIGITS)),
+                    ..Cell::default()
+                },
+                None => Cell::text("–"),
+            });
+        }
+        rows.push(Row {
+            cells,
+            rule_before: i == 0,
+        });
+    }
     let mut notes = vec![format!(
         "Test split; mean ± sample std over the n finished seeds. Bold: best mean per column (↑ higher is better, ↓ lower is better)."
     )];
+    for (i, (source, protocol)) in sources.iter().enumerate() {
+        notes.push(format!(
+            "ext. {}: external result, not trained here and not tested (no bold, no †/‡): {source}. Protocol: {protocol}",
+            i + 1
+        ));
+    }
     if let Some(r) = &a.reference {
         notes.push(format!(
-            "† / ‡: significantly better / worse than {r} ({}, cells paired by seed, p ≤ {}).",
+            "† / ‡: significantly better / worse than {r} ({}, cells paired by seed, {} ≤ {}; the constant predictor is not tested).",
             test_name(a),
+            p_rule(a),
             a.alpha
         ));
     }
@@ -272,6 +352,9 @@ pub fn ablation_table(a: &Analysis) -> Table {
         col(&format!("Δ vs {reference}"), Align::Right),
         col("Δ %", Align::Right),
         col("p", Align::Right),
+        col(&format!("p ({})", a.correction.name()), Align::Right),
+        col("MDD", Align::Right),
+        col("Seeds for Δ", Align::Right),
         col("Verdict", Align::Left),
     ];
     let mut rows = Vec::new();
@@ -292,11 +375,12 @@ pub fn ablation_table(a: &Analysis) -> Table {
             };
             let is_ref = Some(&v.label) == a.reference.as_ref();
             let c = a.comparison(&v.label, k);
-            let (delta, rel, p, verdict) = if is_ref {
+            let (delta, rel, p, power, verdict) = if is_ref {
                 (
                     Cell::text("reference"),
                     Cell::text(""),
                     Cell::text(""),
+                    [Cell::text(""), Cell::text(""), Cell::text("")],
                     Cell::text(""),
                 )
             } else {
@@ -312,6 +396,17 @@ pub fn ablation_table(a: &Analysis) -> Table {
                                 .map_or("–".into(), |r| format!("{}%", fmt_signed(100.0 * r, 2))),
                         ),
                         Cell::text(c.test.map_or("–".into(), |t| fmt_p(t.p_value))),
+                        [
+                            Cell::text(c.p_adjusted.map_or("–".into(), fmt_p)),
+                            Cell::text(c.min_detectable.map_or("–".into(), |m| fmt_num(m, DIGITS))),
+                            Cell::text(match (c.seeds_needed, c.delta, c.sd_diff) {
+                                (Some(n), _, _) => n.to_string(),
+                                (None, Some(d), Some(sd)) if d != 0.0 && sd > 0.0 => {
+                                    format!("> {MAX_SEEDS_NEEDED}")
+                                }
+                                _ => "–".into(),
+                            }),
+                        ],
                         Cell::text(c.verdict.map_or_else(
                             || {
                                 if c.seeds.len() < 2 {
@@ -320,13 +415,20 @@ pub fn ablation_table(a: &Analysis) -> Table {
                                     "no test".into()
                                 }
                             },
-                            |v| verdict_text(v).to_string(),
+                            |v| {
+                                if c.under_powered {
+                                    "under-powered".to_string()
+                                } else {
+                                    verdict_text(v).to_string()
+                                }
+                            },
                         )),
                     ),
                     None => (
                         Cell::text("–"),
                         Cell::text("–"),
                         Cell::text("–"),
+                        [Cell::text("–"), Cell::text("–"), Cell::text("–")],
                         Cell::text("–"),
                     ),
                 }
@@ -349,8 +451,11 @@ pub fn ablation_table(a: &Analysis) -> Table {
                     delta,
                     rel,
                     p,
-                    verdict,
-                ],
+                ]
+                .into_iter()
+                .chain(power)
+                .chain(std::iter::once(verdict))
+                .collect(),
                 rule_before: first && !rows.is_empty(),
             });
             first = false;
@@ -361,8 +466,15 @@ pub fn ablation_table(a: &Analysis) -> Table {
             "Test split; mean ± sample std over n seeds. Δ = mean over paired seeds of (variant − {reference}); Δ % relative to {reference}'s mean on the same seeds."
         ),
         format!(
-            "p: {}, cells paired by seed; verdict at p ≤ {} in the metric's direction (↑ higher is better, ↓ lower is better); † / ‡ = significantly better / worse.",
+            "p: {}, cells paired by seed; p ({}): adjusted over the comparisons the tables mark; verdict at {} ≤ {} in the metric's direction (↑ higher is better, ↓ lower is better); † / ‡ = significantly better / worse.",
             test_name(a),
+            a.correction.name(),
+            p_rule(a),
+            a.alpha
+        ),
+        format!(
+            "MDD: the smallest true mean difference the paired t-test detects with {:.0}% power at α = {} with these n pairs and their observed std of differences. Seeds for Δ: seeds the observed Δ would need for that power. under-powered: not significant, and |Δ| < MDD — this run could not have detected a difference of this size, so it is not evidence of no difference.",
+            100.0 * POWER,
             a.alpha
         ),
     ];
@@ -594,6 +706,14 @@ pub fn csv(t: &Table) -> String {
     s
 }
 
+fn verdict_csv(v: Option<Verdict>) -> &'static str {
+    v.map_or("", |v| match v {
+        Verdict::Better => "better",
+        Verdict::Worse => "worse",
+        Verdict::NotSignificant => "not_significant",
+    })
+}
+
 fn opt_num(x: Option<f64>) -> String {
     x.filter(|v| v.is_finite())
         .map(|v| format!("{v}"))
@@ -602,9 +722,12 @@ fn opt_num(x: Option<f64>) -> String {
 
 /// `stats.csv`: every (variant, task, metric) of the test split at full precision, with
 /// the comparison against the reference. Columns:
-/// `variant,task,metric,n,mean,std,ci95_low,ci95_high,reference,n_pairs,delta,delta_rel,delta_ci95_low,delta_ci95_high,test,statistic,p_value,verdict`.
+/// `variant,task,metric,n,mean,std,ci95_low,ci95_high,reference,n_pairs,delta,delta_rel,delta_ci95_low,delta_ci95_high,test,statistic,p_value,correction,p_adjusted,verdict_raw,verdict,sd_diff,min_detectable_diff,seeds_needed,under_powered`.
+/// `p_adjusted` is empty outside the family the tables mark (constant predictors, metrics not
+/// shown); there `verdict` is `verdict_raw`. `seeds_needed` is empty when above
+/// [`MAX_SEEDS_NEEDED`] or undefined.
 pub fn stats_csv(a: &Analysis) -> String {
-    let mut s = String::from("variant,task,metric,n,mean,std,ci95_low,ci95_high,reference,n_pairs,delta,delta_rel,delta_ci95_low,delta_ci95_high,test,statistic,p_value,verdict\n");
+    let mut s = String::from("variant,task,metric,n,mean,std,ci95_low,ci95_high,reference,n_pairs,delta,delta_rel,delta_ci95_low,delta_ci95_high,test,statistic,p_value,correction,p_adjusted,verdict_raw,verdict,sd_diff,min_detectable_diff,seeds_needed,under_powered\n");
     let test = match a.test {
         super::TestKind::PairedT => "paired_t",
         super::TestKind::Wilcoxon => "wilcoxon",
@@ -626,7 +749,7 @@ pub fn stats_csv(a: &Analysis) -> String {
             Some(c) => {
                 let _ = writeln!(
                     s,
-                    ",{},{},{},{},{},{},{},{},{},{}",
+                    ",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                     csv_quote(&c.reference),
                     c.seeds.len(),
                     opt_num(c.delta),
@@ -636,14 +759,29 @@ pub fn stats_csv(a: &Analysis) -> String {
                     if c.test.is_some() { test } else { "" },
                     c.test.map_or(String::new(), |t| format!("{}", t.statistic)),
                     opt_num(c.test.map(|t| t.p_value)),
-                    c.verdict.map_or("", |v| match v {
-                        Verdict::Better => "better",
-                        Verdict::Worse => "worse",
-                        Verdict::NotSignificant => "not_significant",
-                    }),
+                    if c.p_adjusted.is_some() {
+                        a.correction.name()
+                    } else {
+                        ""
+                    },
+                    opt_num(c.p_adjusted),
+                    verdict_csv(c.raw_verdict),
+                    verdict_csv(c.verdict),
+                    opt_num(c.sd_diff),
+                    opt_num(c.min_detectable),
+                    c.seeds_needed.map_or(String::new(), |n| n.to_string()),
+                    if c.test.is_some() {
+                        if c.under_powered {
+                            "true"
+                        } else {
+                            "false"
+                        }
+                    } else {
+                        ""
+                    },
                 );
             }
-            None => s.push_str(",,,,,,,,,,\n"),
+            None => s.push_str(",,,,,,,,,,,,,,,,,\n"),
         }
     }
     s

@@ -6,6 +6,7 @@ mod step;
 #[cfg(test)]
 mod tests;
 mod trainer;
+pub mod ziln;
 
 pub use batches::{CoreTransform, Prepared};
 #[doc(hidden)]
