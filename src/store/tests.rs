@@ -4,9 +4,11 @@
 use super::*;
 
 #[test]
-fn the_reference_manifest_loads_and_is_written_back_byte_for_byte() {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("results/reference/quickstart/manifest.json");
+fn an_old_manifest_loads_and_is_written_back_byte_for_byte() {
+    // The quickstart reference manifest as written before the task chain and cell list were
+    // stored (revision b0a9e61).
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/store/manifest_before_chain.json");
     let text = fs::read_to_string(&path).unwrap();
     let m: Manifest = serde_json::from_str(&text).unwrap();
     assert_eq!(m.cells, Some(18));
@@ -17,6 +19,18 @@ fn the_reference_manifest_loads_and_is_written_back_byte_for_byte() {
     // An empty or partial manifest still loads.
     let m: Manifest = serde_json::from_str(r#"{"experiment": "x"}"#).unwrap();
     assert_eq!((m.experiment.as_str(), m.cells, m.ended), ("x", None, None));
+}
+
+#[test]
+fn the_reference_manifest_has_the_chain_and_round_trips() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("results/reference/quickstart/manifest.json");
+    let text = fs::read_to_string(&path).unwrap();
+    let m: Manifest = serde_json::from_str(&text).unwrap();
+    assert_eq!(m.cell_list.len(), 18);
+    let names: Vec<&str> = m.tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["click", "long_view", "watch_time"]);
+    assert_eq!(serde_json::to_string_pretty(&m).unwrap(), text.trim_end());
 }
 
 #[test]
