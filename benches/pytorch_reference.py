@@ -78,23 +78,29 @@ def bench_one(model_name, grad, a):
 
     m = models.build(model_name, [a.vocab] * a.fields, 0, binary, init_bias,
                      bench_options(model_name, a.dim))
+    dev = torch.device(a.device)
+    m = m.to(dev)
     m.train()
     optim = torch.optim.Adam(m.parameters(), lr=1e-3, eps=1e-8)
     stepper = models.Stepper(m, optim, models.build_strategy(grad, 3, 2, seed=2), per_task=a.per_task)
     backend = f"pytorch-{torch.__version__.split('+')[0]}"
     if stepper.rows and grad != "sum":
         backend += "-rows"
+    if dev.type != "cpu":
+        backend += f"-{dev.type}"
     times = []
     for i in range(a.warmup + a.steps):
         start = (i % 4) * a.batch
         idx = np.arange(start, start + a.batch)
         t0 = time.perf_counter()
         # Prepared::batch: gather the rows into fresh tensors.
-        cat_t = [torch.from_numpy(c[idx].astype(np.int64)) for c in cat]
-        lab_t = [torch.from_numpy(labels_np[0][idx]), torch.from_numpy(labels_np[1][idx]),
+        cat_t = [torch.from_numpy(c[idx].astype(np.int64)).to(dev) for c in cat]
+        lab_t = [torch.from_numpy(labels_np[0][idx]).to(dev), torch.from_numpy(labels_np[1][idx]).to(dev),
                  torch.from_numpy(((labels_np[2][idx].astype(np.float64) - mean) / std)
-                                  .astype(np.float32))]
+                                  .astype(np.float32)).to(dev)]
         losses = stepper.step(cat_t, None, lab_t, i)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)  # the optimiser step after the loss read is asynchronous
         if not all(math.isfinite(v) for v in losses):
             raise SystemExit(f"{model_name}/{grad}: loss not finite at step {i}")
         if i >= a.warmup:
@@ -145,6 +151,9 @@ def main():
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--csv", help="also write the rows as CSV here")
+    p.add_argument("--device", default="cpu",
+                   help="torch device: cpu (default) or cuda / cuda:N (model and each step's batch "
+                        "tensors on that device; the time includes the host-to-device copies)")
     p.add_argument("--per-task", default="autograd", choices=["autograd", "rows"],
                    help="per-task gradients: autograd = torch.autograd.grad per task with "
                         "retain_graph (default); rows = the Rust step's scheme for embedding-only "
@@ -162,7 +171,7 @@ def main():
             args = [sys.executable, os.path.abspath(__file__), "--one", f"{m}:{g}"]
             for k in ("batch", "fields", "vocab", "dim", "steps", "warmup", "threads"):
                 args += [f"--{k}", str(getattr(a, k))]
-            args += ["--per-task", a.per_task]
+            args += ["--per-task", a.per_task, "--device", a.device]
             out = subprocess.run(args, capture_output=True, text=True)
             if out.returncode != 0:
                 raise SystemExit(f"pytorch bench {m}/{g} failed: {out.stderr.strip()}")

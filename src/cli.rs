@@ -266,6 +266,9 @@ fn run(a: RunArgs) -> Result<()> {
         ));
     }
     let exp = load_experiment(&a.experiment)?;
+    for note in &exp.notes {
+        eprintln!("{note}");
+    }
     if a.executor.unwrap_or(exp.executor) == crate::config::Executor::Slurm {
         let args = crate::slurm::SubmitArgs {
             out: a.out,
@@ -371,8 +374,8 @@ fn bench(a: BenchArgs) -> Result<()> {
 fn models() -> Result<()> {
     for e in registry() {
         println!(
-            "{}  —  {}\n  folder: {}\n  default grad: {}",
-            e.name, e.summary, e.folder, e.default_grad
+            "{}  —  {}\n  folder: {}\n  default grad: {}\n  shared parameters (θ_s): {}",
+            e.name, e.summary, e.folder, e.default_grad, e.theta_s
         );
         let text = serde_yaml::to_string(&(e.defaults)()).unwrap_or_default();
         println!("  options (defaults):");

@@ -5,11 +5,22 @@
 //! HTLNet (Tang et al., RecSys 2024) beside the classic baselines.
 //!
 //! How the pieces fit: a YAML experiment ([`config`]) names a data set ([`data`]), model
-//! variants ([`model`], [`htlnet`], [`baselines`], listed once in [`zoo`]) and seeds. It expands into cells with
-//! stable ids; the runner ([`run`]) trains each unfinished cell ([`train`], using a gradient
-//! strategy from [`optim`]), scores it ([`metrics`]) and writes results atomically; the
-//! report ([`report`]) reads only stored results. The command line ([`cli`]) and device
-//! names ([`device`]) sit at the edge.
+//! variants ([`model`], [`htlnet`], [`baselines`], listed once in [`zoo`]) and seeds. It
+//! expands into cells with stable ids; the runner ([`run`]) trains each unfinished cell
+//! ([`train`], using a gradient strategy from [`optim`]), scores it with the metric catalogue
+//! ([`metrics`]) and writes results atomically through the result store ([`store`]); the
+//! report ([`report`]) reads only stored results. The command line ([`cli`]), device names
+//! ([`device`]), benchmarks ([`bench`]) and the SLURM executor ([`slurm`]) sit at the edge;
+//! [`util`] and [`build_info`] are below everything.
+//!
+//! Imports point one way (an arrow `A ← B`: B may import A; checked by
+//! `tests/architecture.rs`):
+//!
+//! ```text
+//! util, build_info ← metrics, optim, data ← model ← htlnet, baselines ← zoo ← config ← train ← run
+//!                    store (util, data, metrics) ← run, report (store + metrics only)
+//! cli, device, bench, slurm: the edge, may import anything
+//! ```
 //!
 //! ```no_run
 //! use std::path::Path;

@@ -463,8 +463,14 @@ fn models_lists_every_registered_model_with_options() {
     let s = String::from_utf8_lossy(&o.stdout);
     for e in htlbench::zoo::registry() {
         assert!(s.contains(e.name), "{}", e.name);
+        assert!(
+            s.contains(&format!("shared parameters (θ_s): {}", e.theta_s)),
+            "{}: θ_s shown",
+            e.name
+        );
     }
     assert!(s.contains("stop_grad: true"));
+    assert!(s.contains("shared: trunk") && s.contains("shared: embedding"));
 }
 
 #[test]

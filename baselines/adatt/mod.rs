@@ -9,13 +9,13 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    as_pred, binary_flags, check_at_least, check_dropout, check_levels, check_widths, level_widths,
-    mix, run_experts, Gate,
+    as_pred, binary_flags, check_at_least, check_levels, check_widths, level_widths, mix,
+    run_experts, Gate,
 };
-use crate::model::blocks::{tensor1, FieldEmbedding, Mlp, Tower};
+use crate::model::blocks::{tensor1, Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::{
-    Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
-    OptionError,
+    check_enum, Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput,
+    MultiTaskModel, OptionError,
 };
 
 /// Options of `model: adatt` (YAML keys are the field names). Kept equal to `defaults.yaml`
@@ -41,7 +41,13 @@ pub struct AdattConfig {
     /// Hidden widths of each task tower.
     pub tower: Vec<usize>,
     /// Dropout after every hidden layer (experts and towers).
-    pub dropout: f64,
+    pub dropout: Dropout,
+    /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
+    /// running statistics.
+    pub batch_norm: bool,
+    /// Shared parameters θ_s that per-task gradient strategies act on: only `embedding` is
+    /// implemented for this model (see baselines/README.md).
+    pub shared: String,
 }
 
 impl Default for AdattConfig {
@@ -55,7 +61,9 @@ impl Default for AdattConfig {
             expert_layout: "repeat".into(),
             residual: true,
             tower: vec![64, 32],
-            dropout: 0.0,
+            dropout: Dropout::One(0.0),
+            batch_norm: false,
+            shared: "embedding".into(),
         }
     }
 }
@@ -67,7 +75,14 @@ impl ModelOptions for AdattConfig {
         check_levels(self.levels, &self.expert, &self.expert_layout)?;
         check_at_least("task_experts", self.task_experts, 1)?;
         check_widths("tower", &self.tower, true)?;
-        check_dropout(self.dropout)
+        if self.shared != "embedding" {
+            check_enum("shared", &self.shared, &["embedding", "trunk"])?;
+            return Err(OptionError::Rule(format!(
+                "`shared: {}` is not implemented for adatt; use `shared: embedding`",
+                self.shared
+            )));
+        }
+        self.dropout.check()
     }
 }
 
@@ -93,7 +108,8 @@ impl ModelDef for AdattModel {
     const SUMMARY: &'static str = "AdaTT (KDD 2023): per-task expert groups fused task-to-task by gates, native-expert residual";
     const FOLDER: &'static str = "baselines/adatt";
     const DEFAULT_GRAD: &'static str = "sum";
-    const THETA_S: &'static str = "the field embedding";
+    const THETA_S: &'static str =
+        "the field embedding (`shared: embedding`; `trunk`, the shared expert module, is not implemented)";
     const PRESETS_YAML: &'static str = include_str!("presets.yaml");
     type Options = AdattConfig;
     type Net = Adatt;
@@ -150,7 +166,15 @@ impl Adatt {
                 .iter()
                 .map(|&m| {
                     (0..m)
-                        .map(|_| Mlp::new(d_in, w, cfg.dropout, rng, device))
+                        .map(|_| {
+                            Mlp::new(
+                                d_in,
+                                w,
+                                MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                                rng,
+                                device,
+                            )
+                        })
                         .collect()
                 })
                 .collect();
@@ -181,7 +205,16 @@ impl Adatt {
         let towers = info
             .init_bias
             .iter()
-            .map(|&b| Tower::new(d_in, &cfg.tower, cfg.dropout, rng, device).with_bias(b))
+            .map(|&b| {
+                Tower::new(
+                    d_in,
+                    &cfg.tower,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+                .with_bias(b)
+            })
             .collect();
         Self {
             embedding,
@@ -273,6 +306,10 @@ impl MultiTaskModel for Adatt {
     /// the heads once per task, exact).
     fn separable(&self) -> bool {
         false
+    }
+
+    fn param_groups(&self) -> Vec<(&'static str, Vec<burn::module::ParamId>)> {
+        vec![("embedding", burn::module::list_param_ids(&self.embedding))]
     }
 
     fn n_tasks(&self) -> usize {

@@ -9,10 +9,8 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::common::{
-    as_pred, binary_flags, check_at_least, check_dropout, check_enum, check_widths,
-};
-use crate::model::blocks::{dropout, linear, FieldEmbedding, Mlp, Tower};
+use super::common::{as_pred, binary_flags, check_at_least, check_enum, check_widths};
+use crate::model::blocks::{dropout, linear, Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::fusion::Ifu;
 use crate::model::{
     check_range, Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput,
@@ -31,8 +29,16 @@ pub struct AitmConfig {
     /// Hidden widths between the AIT output z_t and the 1-unit head (official code: none;
     /// MTReclib: [128, 64]).
     pub head: Vec<usize>,
-    /// Dropout after every hidden layer and after the transfer layer.
-    pub dropout: f64,
+    /// Dropout after every hidden layer (one value or one per layer) and, with
+    /// `transfer: relu`, after the transfer layer (the tower's last layer's value; the official
+    /// code drops out its info layer; MTReclib's linear transfer has no dropout).
+    pub dropout: Dropout,
+    /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
+    /// running statistics.
+    pub batch_norm: bool,
+    /// Shared parameters θ_s that per-task gradient strategies act on: only `embedding` is
+    /// implemented for this model (see baselines/README.md).
+    pub shared: String,
     /// Weight of the behavioural expectation calibrator (0 = off, as in MTReclib).
     pub alpha_cal: f64,
     /// AIT projections: `shared` by all tasks (both reference codes) or `per_task`.
@@ -49,7 +55,9 @@ impl Default for AitmConfig {
             embed_dim: 16,
             tower: vec![128, 64, 32],
             head: vec![],
-            dropout: 0.0,
+            dropout: Dropout::One(0.0),
+            batch_norm: false,
+            shared: "embedding".into(),
             alpha_cal: 0.6,
             attention: "shared".into(),
             transfer: "relu".into(),
@@ -66,7 +74,14 @@ impl ModelOptions for AitmConfig {
         check_enum("transfer", &self.transfer, &["relu", "linear"])?;
         check_widths("tower", &self.tower, false)?;
         check_widths("head", &self.head, true)?;
-        check_dropout(self.dropout)?;
+        if self.shared != "embedding" {
+            check_enum("shared", &self.shared, &["embedding", "trunk"])?;
+            return Err(OptionError::Rule(format!(
+                "`shared: {}` is not implemented for aitm; use `shared: embedding`",
+                self.shared
+            )));
+        }
+        self.dropout.check()?;
         check_range("alpha_cal", self.alpha_cal, RangeKind::NonNegative)
     }
 }
@@ -94,7 +109,8 @@ impl ModelDef for AitmModel {
     const SUMMARY: &'static str = "AITM (KDD 2021): adaptive information transfer down the chain with attention, calibrator alpha_cal";
     const FOLDER: &'static str = "baselines/aitm";
     const DEFAULT_GRAD: &'static str = "sum";
-    const THETA_S: &'static str = "the field embedding";
+    const THETA_S: &'static str =
+        "the field embedding (`shared: embedding`; `trunk`, torch-rechub's embedding + bottoms, is not implemented)";
     const PRESETS_YAML: &'static str = include_str!("presets.yaml");
     type Options = AitmConfig;
     type Net = Aitm;
@@ -130,7 +146,7 @@ pub struct Aitm {
     pub alpha_cal: f64,
     /// Transfer layer with ReLU.
     pub transfer_relu: bool,
-    /// Dropout after the transfer layer.
+    /// Dropout after the transfer layer (0 with a linear transfer, as MTReclib).
     pub dropout: f64,
 }
 
@@ -149,7 +165,13 @@ impl Aitm {
         let mut attention_of = Vec::with_capacity(n);
         let mut outputs = Vec::with_capacity(n);
         for (t, &bin) in binary.iter().enumerate() {
-            towers.push(Mlp::new(d_e, &cfg.tower, cfg.dropout, rng, device));
+            towers.push(Mlp::new(
+                d_e,
+                &cfg.tower,
+                MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                rng,
+                device,
+            ));
             let linked = t > 0 && (bin || cfg.core_transfer);
             transfers.push(linked.then(|| linear(k, k, true, rng, device)));
             if linked {
@@ -161,7 +183,14 @@ impl Aitm {
                 attention_of.push(usize::MAX);
             }
             outputs.push(
-                Tower::new(k, &cfg.head, cfg.dropout, rng, device).with_bias(info.init_bias[t]),
+                Tower::new(
+                    k,
+                    &cfg.head,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+                .with_bias(info.init_bias[t]),
             );
         }
         let none = attention.len();
@@ -178,7 +207,11 @@ impl Aitm {
             binary,
             alpha_cal: cfg.alpha_cal,
             transfer_relu: cfg.transfer == "relu",
-            dropout: cfg.dropout,
+            dropout: if cfg.transfer == "relu" {
+                cfg.dropout.at(cfg.tower.len() - 1)
+            } else {
+                0.0
+            },
         }
     }
 }
@@ -244,6 +277,18 @@ impl MultiTaskModel for Aitm {
     /// A later task's loss reaches earlier towers through the transfer: not separable.
     fn separable(&self) -> bool {
         false
+    }
+
+    /// `embedding` and `attention` (every AIT module), the official code's L2 groups.
+    fn param_groups(&self) -> Vec<(&'static str, Vec<burn::module::ParamId>)> {
+        let mut att = Vec::new();
+        for a in &self.attention {
+            att.extend(burn::module::list_param_ids(a));
+        }
+        vec![
+            ("embedding", burn::module::list_param_ids(&self.embedding)),
+            ("attention", att),
+        ]
     }
 
     fn n_tasks(&self) -> usize {

@@ -6,8 +6,8 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::common::{as_pred, binary_flags, check_at_least, check_dropout, check_widths};
-use crate::model::blocks::{FieldEmbedding, Mlp, Tower};
+use super::common::{as_pred, binary_flags, check_at_least, check_widths};
+use crate::model::blocks::{Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::{
     Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
     OptionError,
@@ -25,7 +25,10 @@ pub struct DnnConfig {
     /// Hidden widths of each task's tower after the bottom.
     pub tower: Vec<usize>,
     /// Dropout after every hidden layer.
-    pub dropout: f64,
+    pub dropout: Dropout,
+    /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
+    /// running statistics.
+    pub batch_norm: bool,
 }
 
 impl Default for DnnConfig {
@@ -34,7 +37,8 @@ impl Default for DnnConfig {
             embed_dim: 16,
             bottom: vec![256, 128],
             tower: vec![64, 32],
-            dropout: 0.0,
+            dropout: Dropout::One(0.0),
+            batch_norm: false,
         }
     }
 }
@@ -45,7 +49,7 @@ impl ModelOptions for DnnConfig {
         check_at_least("embed_dim", self.embed_dim, 1)?;
         check_widths("bottom", &self.bottom, true)?;
         check_widths("tower", &self.tower, true)?;
-        check_dropout(self.dropout)
+        self.dropout.check()
     }
 }
 
@@ -103,9 +107,22 @@ impl Dnn {
                 let embedding =
                     FieldEmbedding::new(&info.vocabs, info.n_numeric, cfg.embed_dim, rng, device);
                 let d_in = embedding.out_dim();
-                let bottom = Mlp::new(d_in, &cfg.bottom, cfg.dropout, rng, device);
+                let bottom = Mlp::new(
+                    d_in,
+                    &cfg.bottom,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                );
                 let d_b = bottom.out_dim(d_in);
-                let tower = Tower::new(d_b, &cfg.tower, cfg.dropout, rng, device).with_bias(b);
+                let tower = Tower::new(
+                    d_b,
+                    &cfg.tower,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+                .with_bias(b);
                 TaskNet {
                     embedding,
                     bottom,
@@ -157,6 +174,15 @@ impl MultiTaskModel for Dnn {
     // shared_param_ids: the default (no embedding trunk) is empty — DNN has no shared
     // parameters, so per-task gradient strategies have nothing to adjust and the trainer
     // takes a plain step.
+
+    fn param_groups(&self) -> Vec<(&'static str, Vec<burn::module::ParamId>)> {
+        let ids = self
+            .nets
+            .iter()
+            .flat_map(|n| burn::module::list_param_ids(&n.embedding))
+            .collect();
+        vec![("embedding", ids)]
+    }
 
     fn n_tasks(&self) -> usize {
         self.nets.len()

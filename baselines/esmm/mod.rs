@@ -8,8 +8,8 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::common::{binary_flags, check_at_least, check_dropout, check_enum, check_widths};
-use crate::model::blocks::{tensor1, FieldEmbedding, Tower};
+use super::common::{binary_flags, check_at_least, check_enum, check_widths};
+use crate::model::blocks::{tensor1, Dropout, FieldEmbedding, MlpSpec, Tower};
 use crate::model::{
     Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
     OptionError, Pred,
@@ -25,7 +25,13 @@ pub struct EsmmConfig {
     /// Hidden widths of each task tower.
     pub tower: Vec<usize>,
     /// Dropout after every hidden layer.
-    pub dropout: f64,
+    pub dropout: Dropout,
+    /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
+    /// running statistics.
+    pub batch_norm: bool,
+    /// Shared parameters θ_s that per-task gradient strategies act on: `embedding` or
+    /// `trunk` (every parameter used by more than one task; see baselines/README.md).
+    pub shared: String,
     /// The core task: `separate` (its own tower predicts the transformed value) or
     /// `expected_value` (chain probability × conditional amount, see the README).
     pub core_mode: String,
@@ -36,7 +42,9 @@ impl Default for EsmmConfig {
         Self {
             embed_dim: 16,
             tower: vec![128, 64, 32],
-            dropout: 0.0,
+            dropout: Dropout::One(0.0),
+            batch_norm: false,
+            shared: "embedding".into(),
             core_mode: "separate".into(),
         }
     }
@@ -52,7 +60,8 @@ impl ModelOptions for EsmmConfig {
             &["separate", "expected_value"],
         )?;
         check_widths("tower", &self.tower, true)?;
-        check_dropout(self.dropout)
+        crate::model::check_enum("shared", &self.shared, &["embedding", "trunk"])?;
+        self.dropout.check()
     }
 }
 
@@ -82,7 +91,8 @@ impl ModelDef for EsmmModel {
     const SUMMARY: &'static str = "ESMM (SIGIR 2018): entire-space product chain over the binary tasks; core on its own tower or as expected value";
     const FOLDER: &'static str = "baselines/esmm";
     const DEFAULT_GRAD: &'static str = "sum";
-    const THETA_S: &'static str = "the field embedding";
+    const THETA_S: &'static str =
+        "the field embedding (its only part used by more than one task, so `shared: trunk` is the same set; torch-rechub pairs no strategy with ESMM)";
     const PRESETS_YAML: &'static str = include_str!("presets.yaml");
     type Options = EsmmConfig;
     type Net = Esmm;
@@ -136,7 +146,16 @@ impl Esmm {
         bias.extend_from_slice(&info.init_bias[k..]);
         let towers = bias
             .iter()
-            .map(|&b| Tower::new(d_e, &cfg.tower, cfg.dropout, rng, device).with_bias(b))
+            .map(|&b| {
+                Tower::new(
+                    d_e,
+                    &cfg.tower,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+                .with_bias(b)
+            })
             .collect();
         let zero_value =
             expected.then(|| Param::from_tensor(tensor1(vec![info.init_bias[k]], device)));

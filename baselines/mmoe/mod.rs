@@ -6,10 +6,8 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::common::{
-    as_pred, binary_flags, check_at_least, check_dropout, check_widths, mix, Gate,
-};
-use crate::model::blocks::{FieldEmbedding, Mlp, Tower};
+use super::common::{as_pred, binary_flags, check_at_least, check_widths, mix, run_experts, Gate};
+use crate::model::blocks::{Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::{
     Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
     OptionError,
@@ -29,7 +27,13 @@ pub struct MmoeConfig {
     /// Hidden widths of each task tower.
     pub tower: Vec<usize>,
     /// Dropout after every hidden layer (experts and towers).
-    pub dropout: f64,
+    pub dropout: Dropout,
+    /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
+    /// running statistics.
+    pub batch_norm: bool,
+    /// Shared parameters θ_s that per-task gradient strategies act on: `embedding` or
+    /// `trunk` (every parameter used by more than one task; see baselines/README.md).
+    pub shared: String,
     /// Batch-norm between a gate's linear map and its softmax (torch-rechub); the paper has
     /// none.
     pub gate_bn: bool,
@@ -42,7 +46,9 @@ impl Default for MmoeConfig {
             n_experts: 4,
             expert: vec![256, 128],
             tower: vec![64, 32],
-            dropout: 0.0,
+            dropout: Dropout::One(0.0),
+            batch_norm: false,
+            shared: "trunk".into(),
             gate_bn: false,
         }
     }
@@ -55,7 +61,8 @@ impl ModelOptions for MmoeConfig {
         check_at_least("n_experts", self.n_experts, 1)?;
         check_widths("expert", &self.expert, false)?;
         check_widths("tower", &self.tower, true)?;
-        check_dropout(self.dropout)
+        crate::model::check_enum("shared", &self.shared, &["embedding", "trunk"])?;
+        self.dropout.check()
     }
 }
 
@@ -68,7 +75,8 @@ impl ModelDef for MmoeModel {
         "MMoE (KDD 2018): shared experts, one softmax gate per task, towers";
     const FOLDER: &'static str = "baselines/mmoe";
     const DEFAULT_GRAD: &'static str = "sum";
-    const THETA_S: &'static str = "the field embedding + every expert";
+    const THETA_S: &'static str =
+        "the field embedding + every expert (`shared: trunk`, default, = torch-rechub's shared_layers; gates are per task); `shared: embedding`: the field embedding";
     const PRESETS_YAML: &'static str = include_str!("presets.yaml");
     type Options = MmoeConfig;
     type Net = Mmoe;
@@ -96,6 +104,9 @@ pub struct Mmoe {
     pub towers: Vec<Tower>,
     /// Binary flag per task.
     pub binary: Vec<bool>,
+    /// `shared: trunk`: the experts are part of the trunk (θ_s); otherwise each task runs
+    /// them on its own copy of the embedding.
+    pub trunk: bool,
 }
 
 impl Mmoe {
@@ -105,7 +116,15 @@ impl Mmoe {
             FieldEmbedding::new(&info.vocabs, info.n_numeric, cfg.embed_dim, rng, device);
         let d_e = embedding.out_dim();
         let experts: Vec<Mlp> = (0..cfg.n_experts)
-            .map(|_| Mlp::new(d_e, &cfg.expert, cfg.dropout, rng, device))
+            .map(|_| {
+                Mlp::new(
+                    d_e,
+                    &cfg.expert,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+            })
             .collect();
         let d_x = experts[0].out_dim(d_e);
         let n = info.init_bias.len();
@@ -115,7 +134,16 @@ impl Mmoe {
         let towers = info
             .init_bias
             .iter()
-            .map(|&b| Tower::new(d_x, &cfg.tower, cfg.dropout, rng, device).with_bias(b))
+            .map(|&b| {
+                Tower::new(
+                    d_x,
+                    &cfg.tower,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+                .with_bias(b)
+            })
             .collect();
         Self {
             embedding,
@@ -123,6 +151,7 @@ impl Mmoe {
             gates,
             towers,
             binary: binary_flags(info),
+            trunk: cfg.shared == "trunk",
         }
     }
 }
@@ -135,6 +164,9 @@ impl MultiTaskModel for Mmoe {
         let e = self.embedding.forward(&batch.cat, batch.num.as_ref());
         let mut z = Vec::with_capacity(1 + self.experts.len());
         z.push(e.clone());
+        if !self.trunk {
+            return z;
+        }
         for ex in &self.experts {
             z.push(ex.forward(e.clone(), ctx));
         }
@@ -156,7 +188,11 @@ impl MultiTaskModel for Mmoe {
             if ctx.record {
                 aux.push((format!("gate_{t}"), g.clone()));
             }
-            let f = mix(g, &z[1..]);
+            let f = if self.trunk {
+                mix(g, &z[1..])
+            } else {
+                mix(g, &run_experts(&self.experts, &z[0], ctx))
+            };
             preds.push(as_pred(tower.forward(f, ctx), self.binary[t]));
         }
         ModelOutput {
@@ -173,10 +209,20 @@ impl MultiTaskModel for Mmoe {
 
     fn shared_param_ids(&self) -> Vec<ParamId> {
         let mut ids = list_param_ids(&self.embedding);
-        for e in &self.experts {
-            ids.extend(list_param_ids(e));
+        if self.trunk {
+            for e in &self.experts {
+                ids.extend(list_param_ids(e));
+            }
         }
         ids
+    }
+
+    fn embedding_trunk(&self) -> Option<&FieldEmbedding> {
+        (!self.trunk).then_some(&self.embedding)
+    }
+
+    fn param_groups(&self) -> Vec<(&'static str, Vec<burn::module::ParamId>)> {
+        vec![("embedding", burn::module::list_param_ids(&self.embedding))]
     }
 
     fn n_tasks(&self) -> usize {

@@ -8,10 +8,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    as_pred, binary_flags, check_at_least, check_dropout, check_levels, check_widths, level_widths,
-    mix, run_experts, Gate,
+    as_pred, binary_flags, check_at_least, check_levels, check_widths, level_widths, mix,
+    run_experts, Gate,
 };
-use crate::model::blocks::{FieldEmbedding, Mlp, Tower};
+use crate::model::blocks::{Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::{
     Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
     OptionError,
@@ -38,7 +38,13 @@ pub struct PleConfig {
     /// Hidden widths of each task tower.
     pub tower: Vec<usize>,
     /// Dropout after every hidden layer (experts and towers).
-    pub dropout: f64,
+    pub dropout: Dropout,
+    /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
+    /// running statistics.
+    pub batch_norm: bool,
+    /// Shared parameters θ_s that per-task gradient strategies act on: `embedding` or
+    /// `trunk` (every parameter used by more than one task; see baselines/README.md).
+    pub shared: String,
     /// Batch-norm between a gate's linear map and its softmax (torch-rechub); the paper has
     /// none.
     pub gate_bn: bool,
@@ -54,7 +60,9 @@ impl Default for PleConfig {
             expert: vec![128],
             expert_layout: "repeat".into(),
             tower: vec![64, 32],
-            dropout: 0.0,
+            dropout: Dropout::One(0.0),
+            batch_norm: false,
+            shared: "trunk".into(),
             gate_bn: false,
         }
     }
@@ -72,7 +80,8 @@ impl ModelOptions for PleConfig {
             ));
         }
         check_widths("tower", &self.tower, true)?;
-        check_dropout(self.dropout)
+        crate::model::check_enum("shared", &self.shared, &["embedding", "trunk"])?;
+        self.dropout.check()
     }
 }
 
@@ -99,7 +108,8 @@ impl ModelDef for PleModel {
         "PLE (RecSys 2020): stacked CGC levels of task-specific and shared experts with gates";
     const FOLDER: &'static str = "baselines/ple";
     const DEFAULT_GRAD: &'static str = "sum";
-    const THETA_S: &'static str = "the field embedding";
+    const THETA_S: &'static str =
+        "the field embedding + every CGC level (`shared: trunk`, default, = torch-rechub's shared_layers: every expert and gate below the towers); `shared: embedding`: the field embedding";
     const PRESETS_YAML: &'static str = include_str!("presets.yaml");
     type Options = PleConfig;
     type Net = Ple;
@@ -125,6 +135,9 @@ pub struct Ple {
     pub towers: Vec<Tower>,
     /// Binary flag per task.
     pub binary: Vec<bool>,
+    /// `shared: trunk`: every CGC level is part of the trunk (θ_s); otherwise the trunk is
+    /// the embedding and the levels run in the heads.
+    pub trunk: bool,
 }
 
 impl Ple {
@@ -139,7 +152,15 @@ impl Ple {
         let mut levels = Vec::with_capacity(cfg.levels);
         for (l, w) in widths.iter().enumerate() {
             let last = l + 1 == widths.len();
-            let expert = |rng: &mut ChaCha8Rng| Mlp::new(d_in, w, cfg.dropout, rng, device);
+            let expert = |rng: &mut ChaCha8Rng| {
+                Mlp::new(
+                    d_in,
+                    w,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+            };
             let specific = (0..n)
                 .map(|_| (0..ms).map(|_| expert(rng)).collect())
                 .collect();
@@ -160,36 +181,39 @@ impl Ple {
         let towers = info
             .init_bias
             .iter()
-            .map(|&b| Tower::new(d_in, &cfg.tower, cfg.dropout, rng, device).with_bias(b))
+            .map(|&b| {
+                Tower::new(
+                    d_in,
+                    &cfg.tower,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+                .with_bias(b)
+            })
             .collect();
         Self {
             embedding,
             levels,
             towers,
             binary: binary_flags(info),
+            trunk: cfg.shared == "trunk",
         }
     }
 }
 
-impl MultiTaskModel for Ple {
-    /// `z = [e]`, the concatenated field embeddings `[batch, fields * embed_dim]`.
-    fn shared(&self, batch: &Batch, _ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
-        vec![self.embedding.forward(&batch.cat, batch.num.as_ref())]
-    }
-
-    /// Level l: `S = shared experts(x_s)`, `E_t = task t's experts(x_t)`,
+impl Ple {
+    /// The CGC levels. Level l: `S = shared experts(x_s)`, `E_t = task t's experts(x_t)`,
     /// `x_t ← mix(gate_t(x_t), [E_t, S])`, and below the top level
-    /// `x_s ← mix(gate_s(x_s), [E_1, …, E_T, S])`. Level 1 starts from `x_t = inputs[t]`,
-    /// `x_s = inputs[0]`. Records `gate_<l>_<t>` and `gate_<l>_shared` (l from 1).
-    fn heads(
+    /// `x_s ← mix(gate_s(x_s), [E_1, …, E_T, S])`. Returns the top level's `x_t` per task and,
+    /// when recording, `(name, gate weights)`: `gate_<l>_<t>`, `gate_<l>_shared` (l from 1).
+    fn cgc(
         &self,
-        inputs: &[Vec<Tensor<2>>],
-        _batch: &Batch,
+        mut x: Vec<Tensor<2>>,
+        mut xs: Tensor<2>,
         ctx: &mut ForwardCtx,
-    ) -> ModelOutput {
+    ) -> (Vec<Tensor<2>>, Vec<(String, Tensor<2>)>) {
         let n = self.towers.len();
-        let mut x: Vec<Tensor<2>> = inputs.iter().map(|z| z[0].clone()).collect();
-        let mut xs = inputs[0][0].clone();
         let mut aux = Vec::new();
         for (l, level) in self.levels.iter().enumerate() {
             let shared_out = run_experts(&level.shared, &xs, ctx);
@@ -221,6 +245,63 @@ impl MultiTaskModel for Ple {
             }
             x = next;
         }
+        (x, aux)
+    }
+
+    /// Names of the recorded gates in [`Self::cgc`] order.
+    fn gate_names(&self) -> Vec<String> {
+        let n = self.towers.len();
+        let mut names = Vec::new();
+        for (l, level) in self.levels.iter().enumerate() {
+            names.extend((0..n).map(|t| format!("gate_{}_{t}", l + 1)));
+            if level.shared_gate.is_some() {
+                names.push(format!("gate_{}_shared", l + 1));
+            }
+        }
+        names
+    }
+}
+
+impl MultiTaskModel for Ple {
+    /// `shared: embedding`: `z = [e]`, the concatenated field embeddings
+    /// `[batch, fields * embed_dim]`. `shared: trunk`: `z = [x_1, …, x_T]`, every task's
+    /// top-level CGC output, followed (when recording) by the gate weights.
+    fn shared(&self, batch: &Batch, ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
+        let e = self.embedding.forward(&batch.cat, batch.num.as_ref());
+        if !self.trunk {
+            return vec![e];
+        }
+        let n = self.towers.len();
+        let (mut x, aux) = self.cgc(vec![e.clone(); n], e, ctx);
+        x.extend(aux.into_iter().map(|(_, g)| g));
+        x
+    }
+
+    /// The CGC levels (embedding mode; level 1 starts from `x_t = inputs[t]`,
+    /// `x_s = inputs[0]`), then task t's tower on `x_t` (trunk mode: `inputs[t][t]`). Records
+    /// `gate_<l>_<t>` and `gate_<l>_shared` (l from 1).
+    fn heads(
+        &self,
+        inputs: &[Vec<Tensor<2>>],
+        _batch: &Batch,
+        ctx: &mut ForwardCtx,
+    ) -> ModelOutput {
+        let n = self.towers.len();
+        let (x, aux) = if self.trunk {
+            let x: Vec<Tensor<2>> = (0..n).map(|t| inputs[t][t].clone()).collect();
+            let aux = if ctx.record {
+                self.gate_names()
+                    .into_iter()
+                    .zip(inputs[0].iter().skip(n).cloned())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            (x, aux)
+        } else {
+            let x: Vec<Tensor<2>> = inputs.iter().map(|z| z[0].clone()).collect();
+            self.cgc(x, inputs[0][0].clone(), ctx)
+        };
         let preds = self
             .towers
             .iter()
@@ -235,20 +316,34 @@ impl MultiTaskModel for Ple {
         }
     }
 
-    /// Shared experts mix every task's path, so a task's loss reaches the trunk through more
-    /// than its own copy: the trainer runs the heads once per task (exact).
+    /// Trunk mode: task t reads only `inputs[t][t]`. Embedding mode: the shared path starts
+    /// from `inputs[0]`, so not separable.
     fn separable(&self) -> bool {
-        false
+        self.trunk
+    }
+
+    fn shared_param_ids(&self) -> Vec<burn::module::ParamId> {
+        let mut ids = burn::module::list_param_ids(&self.embedding);
+        if self.trunk {
+            for l in &self.levels {
+                ids.extend(burn::module::list_param_ids(l));
+            }
+        }
+        ids
+    }
+
+    fn param_groups(&self) -> Vec<(&'static str, Vec<burn::module::ParamId>)> {
+        vec![("embedding", burn::module::list_param_ids(&self.embedding))]
     }
 
     fn n_tasks(&self) -> usize {
         self.towers.len()
     }
 
-    /// The trunk is exactly `[embedding.forward(batch)]`: per-task strategies can take the
-    /// Gram matrix on the embedding rows the batch touched.
+    /// Embedding mode: the trunk is exactly `[embedding.forward(batch)]`, so per-task
+    /// strategies can take the Gram matrix on the embedding rows the batch touched.
     fn embedding_trunk(&self) -> Option<&FieldEmbedding> {
-        Some(&self.embedding)
+        (!self.trunk).then_some(&self.embedding)
     }
 }
 

@@ -47,7 +47,8 @@ fn gate_weights_sum_to_one_per_sample() {
         .iter()
         .all(|s| (s - 1.0).abs() < 1e-5));
     assert!(!out.aux.iter().any(|(k, _)| k == "gate_2_shared"));
-    assert!(!m.separable());
+    // `shared: trunk` (the default): task t's tower reads only its own CGC output.
+    assert!(m.separable());
 }
 
 #[test]

@@ -7,8 +7,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::TaskKind;
-use crate::model::blocks::{FieldEmbedding, Mlp, Tower};
-use crate::model::{check_at_least, check_dropout, check_widths};
+use crate::model::blocks::{Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
+use crate::model::{check_at_least, check_widths};
 use crate::model::{
     Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
     OptionError, Pred,
@@ -25,7 +25,13 @@ pub struct SharedBottomConfig {
     /// Hidden widths of each task tower.
     pub tower: Vec<usize>,
     /// Dropout after every hidden layer.
-    pub dropout: f64,
+    pub dropout: Dropout,
+    /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
+    /// running statistics.
+    pub batch_norm: bool,
+    /// Shared parameters θ_s that per-task gradient strategies act on: `embedding` or
+    /// `trunk` (every parameter used by more than one task; see baselines/README.md).
+    pub shared: String,
 }
 
 impl Default for SharedBottomConfig {
@@ -34,7 +40,9 @@ impl Default for SharedBottomConfig {
             embed_dim: 16,
             bottom: vec![256, 128],
             tower: vec![64, 32],
-            dropout: 0.0,
+            dropout: Dropout::One(0.0),
+            batch_norm: false,
+            shared: "trunk".into(),
         }
     }
 }
@@ -48,7 +56,8 @@ impl ModelDef for SharedBottomModel {
         "Shared-Bottom: shared MLP over the embedding, one tower per task";
     const FOLDER: &'static str = "baselines/shared_bottom";
     const DEFAULT_GRAD: &'static str = "sum";
-    const THETA_S: &'static str = "the field embedding + the shared bottom MLP";
+    const THETA_S: &'static str =
+        "the field embedding + the shared bottom MLP (`shared: trunk`, default, = torch-rechub's shared_layers); `shared: embedding`: the field embedding";
     const PRESETS_YAML: &'static str = include_str!("presets.yaml");
     type Options = SharedBottomConfig;
     type Net = SharedBottom;
@@ -69,7 +78,8 @@ impl ModelOptions for SharedBottomConfig {
         check_at_least("embed_dim", self.embed_dim, 1)?;
         check_widths("bottom", &self.bottom, true)?;
         check_widths("tower", &self.tower, true)?;
-        check_dropout(self.dropout)
+        crate::model::check_enum("shared", &self.shared, &["embedding", "trunk"])?;
+        self.dropout.check()
     }
 }
 
@@ -84,6 +94,9 @@ pub struct SharedBottom {
     pub towers: Vec<Tower>,
     /// Task kinds in chain order (binary → logit, regression → value).
     pub binary: Vec<bool>,
+    /// `shared: trunk`: the bottom is part of the trunk (θ_s); otherwise each task runs it on
+    /// its own copy of the embedding.
+    pub trunk: bool,
 }
 
 impl SharedBottom {
@@ -97,12 +110,27 @@ impl SharedBottom {
         let embedding =
             FieldEmbedding::new(&info.vocabs, info.n_numeric, cfg.embed_dim, rng, device);
         let d_in = embedding.out_dim();
-        let bottom = Mlp::new(d_in, &cfg.bottom, cfg.dropout, rng, device);
+        let bottom = Mlp::new(
+            d_in,
+            &cfg.bottom,
+            MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+            rng,
+            device,
+        );
         let d_b = bottom.out_dim(d_in);
         let towers = info
             .init_bias
             .iter()
-            .map(|&b| Tower::new(d_b, &cfg.tower, cfg.dropout, rng, device).with_bias(b))
+            .map(|&b| {
+                Tower::new(
+                    d_b,
+                    &cfg.tower,
+                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    rng,
+                    device,
+                )
+                .with_bias(b)
+            })
             .collect();
         let binary = info
             .tasks
@@ -115,15 +143,21 @@ impl SharedBottom {
             bottom,
             towers,
             binary,
+            trunk: cfg.shared == "trunk",
         }
     }
 }
 
 impl MultiTaskModel for SharedBottom {
-    /// `z = [bottom(e)]`, `[batch, bottom[last]]`.
+    /// `shared: trunk`: `z = [bottom(e)]`, `[batch, bottom[last]]`; `shared: embedding`:
+    /// `z = [e]`.
     fn shared(&self, batch: &Batch, ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
         let e = self.embedding.forward(&batch.cat, batch.num.as_ref());
-        vec![self.bottom.forward(e, ctx)]
+        if self.trunk {
+            vec![self.bottom.forward(e, ctx)]
+        } else {
+            vec![e]
+        }
     }
 
     fn heads(
@@ -138,7 +172,12 @@ impl MultiTaskModel for SharedBottom {
             .zip(inputs)
             .zip(&self.binary)
             .map(|((tower, z), &bin)| {
-                let out = tower.forward(z[0].clone(), ctx);
+                let h = if self.trunk {
+                    z[0].clone()
+                } else {
+                    self.bottom.forward(z[0].clone(), ctx)
+                };
+                let out = tower.forward(h, ctx);
                 if bin {
                     Pred::Logit(out)
                 } else {
@@ -159,8 +198,18 @@ impl MultiTaskModel for SharedBottom {
 
     fn shared_param_ids(&self) -> Vec<ParamId> {
         let mut ids = list_param_ids(&self.embedding);
-        ids.extend(list_param_ids(&self.bottom));
+        if self.trunk {
+            ids.extend(list_param_ids(&self.bottom));
+        }
         ids
+    }
+
+    fn embedding_trunk(&self) -> Option<&FieldEmbedding> {
+        (!self.trunk).then_some(&self.embedding)
+    }
+
+    fn param_groups(&self) -> Vec<(&'static str, Vec<burn::module::ParamId>)> {
+        vec![("embedding", burn::module::list_param_ids(&self.embedding))]
     }
 
     fn n_tasks(&self) -> usize {

@@ -45,8 +45,14 @@ pub struct TrainConfig {
     /// Adam epsilon. burn's default is 1e-5; we use PyTorch's 1e-8 so that results compare
     /// with the PyTorch reference libraries.
     pub adam_eps: f64,
-    /// Adam L2 weight decay (0 = off).
+    /// L2 weight decay (0 = off): `weight_decay · θ` added to the gradient before Adam
+    /// (PyTorch's Adam `weight_decay`).
     pub weight_decay: f64,
+    /// Which parameters `weight_decay` applies to: `[all]`, or named groups of the model
+    /// (`embedding`, `attention`; the official AITM code regularises those two).
+    pub weight_decay_on: Vec<String>,
+    /// How task losses are combined: `sum` (default) or `mean` (MTReclib).
+    pub loss_reduction: String,
     /// Epochs without improvement of the monitor before stopping.
     pub patience: usize,
     /// Validation monitor: `all` (mean over tasks of validation loss / its epoch-0 value,
@@ -74,6 +80,8 @@ impl Default for TrainConfig {
             lr: 1e-3,
             adam_eps: 1e-8,
             weight_decay: 0.0,
+            weight_decay_on: vec!["all".into()],
+            loss_reduction: "sum".into(),
             patience: 2,
             monitor: Monitor::All,
             core_transform: CoreScale::Standardize,
@@ -207,6 +215,22 @@ pub enum TrainKeyError {
     /// A learning rate that is not a positive number.
     #[error("`lr` must be a positive number, got {0}")]
     Lr(f64),
+    /// A negative or non-finite weight decay.
+    #[error("`weight_decay: {0}` must be a finite number ≥ 0")]
+    WeightDecay(f64),
+    /// An unknown `loss_reduction`.
+    #[error("`loss_reduction: {0}` is not valid; use one of: sum, mean")]
+    LossReduction(String),
+    /// An unknown parameter group in `weight_decay_on`.
+    #[error(
+        "`weight_decay_on: {0}` is not a parameter group; use `[all]` or a list of: embedding, attention"
+    )]
+    DecayGroup(String),
+    /// `weight_decay_on` empty, or `all` beside groups.
+    #[error(
+        "`weight_decay_on: {0}` must be `[all]` or a non-empty list of groups (embedding, attention)"
+    )]
+    DecayGroups(String),
 }
 
 impl std::fmt::Display for Monitor {
@@ -468,6 +492,8 @@ pub struct Experiment {
     pub executor: Executor,
     /// The YAML `slurm:` block (validated).
     pub slurm: SlurmConfig,
+    /// One line per variant whose preset changes a training key (`htl run` prints them).
+    pub notes: Vec<String>,
 }
 
 fn merge(base: &serde_yaml::Mapping, over: &serde_yaml::Mapping) -> serde_yaml::Mapping {
@@ -547,9 +573,15 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
     }
     let mut cells = Vec::new();
     let mut variants = Vec::new();
+    let mut notes = Vec::new();
     let base_train = raw.train.clone();
-    let train_of = |over: &serde_yaml::Mapping, key: &str| -> Result<TrainConfig, ConfigError> {
-        let m = merge(&merge(&base_train, &raw.base.train), over);
+    // One precedence for every key: model defaults < preset < experiment `train:` / `base:`
+    // < the variant's own keys. `under` holds the preset's training keys.
+    let train_of = |under: &serde_yaml::Mapping,
+                    over: &serde_yaml::Mapping,
+                    key: &str|
+     -> Result<TrainConfig, ConfigError> {
+        let m = merge(&merge(&merge(under, &base_train), &raw.base.train), over);
         let t: TrainConfig = serde_yaml::from_value(serde_yaml::Value::Mapping(m))
             .map_err(|e| ConfigError(format!("{file}: key `{key}`: {e}")))?;
         validate_train(&t).map_err(|e| ConfigError(format!("{file}: key `{key}`: {e}")))?;
@@ -559,7 +591,8 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
         Ok(t)
     };
     if raw.constant_reference {
-        let train = train_of(&serde_yaml::Mapping::new(), "train")?;
+        let empty = serde_yaml::Mapping::new();
+        let train = train_of(&empty, &empty, "train")?;
         variants.push("constant".to_string());
         for &seed in &raw.seeds {
             cells.push(CellConfig {
@@ -639,6 +672,7 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
                 file.to_string(),
                 &mut variants,
                 &mut cells,
+                &mut notes,
             )?;
         }
     }
@@ -652,6 +686,7 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
         device: raw.device,
         executor: raw.executor,
         slurm: raw.slurm,
+        notes,
     })
 }
 
@@ -735,10 +770,15 @@ fn push_variant(
     v: &RawVariant,
     key: &str,
     label_suffix: &str,
-    train_of: &dyn Fn(&serde_yaml::Mapping, &str) -> Result<TrainConfig, ConfigError>,
+    train_of: &dyn Fn(
+        &serde_yaml::Mapping,
+        &serde_yaml::Mapping,
+        &str,
+    ) -> Result<TrainConfig, ConfigError>,
     file: String,
     variants: &mut Vec<String>,
     cells: &mut Vec<CellConfig>,
+    notes: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
     let model = v
         .model
@@ -783,7 +823,10 @@ fn push_variant(
         .unwrap_or_else(|| serde_yaml::Value::String(entry.default_grad.into()));
     let grad = GradSpec::from_yaml(&grad_v)
         .map_err(|e| ConfigError(format!("{file}: key `{key}.grad`: {e}")))?;
-    let train = train_of(&merge(&preset_train, &v.train), &format!("{key}.train"))?;
+    let train_key = format!("{key}.train");
+    let train = train_of(&preset_train, &v.train, &train_key)?;
+    let unpreset = train_of(&serde_yaml::Mapping::new(), &v.train, &train_key)?;
+    let changed = preset_changes(&unpreset, &train);
     let default_label = match &preset_name {
         Some(p) => format!("{model} ({p})"),
         None => model.clone(),
@@ -793,6 +836,12 @@ fn push_variant(
         return Err(ConfigError(format!(
             "{file}: key `{key}.label`: two variants are labelled `{label}`; give each a distinct `label`"
         )));
+    }
+    if let (Some(p), false) = (&preset_name, changed.is_empty()) {
+        notes.push(format!(
+            "note: `{label}`: preset `{p}` sets train {} (write them under `train:` to override)",
+            changed.join(", ")
+        ));
     }
     variants.push(label.clone());
     for &seed in &raw.seeds {
@@ -810,6 +859,32 @@ fn push_variant(
     Ok(())
 }
 
+/// The training keys whose resolved value differs with and without the preset, as
+/// `key: value` (sorted by key).
+fn preset_changes(without: &TrainConfig, with: &TrainConfig) -> Vec<String> {
+    let (Ok(serde_yaml::Value::Mapping(a)), Ok(serde_yaml::Value::Mapping(b))) =
+        (serde_yaml::to_value(without), serde_yaml::to_value(with))
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = b
+        .iter()
+        .filter(|(k, v)| a.get(*k) != Some(*v))
+        .map(|(k, v)| {
+            let shown = match v {
+                serde_yaml::Value::Sequence(items) => {
+                    let parts: Vec<String> = items.iter().map(yaml_scalar).collect();
+                    format!("[{}]", parts.join(", "))
+                }
+                other => yaml_scalar(other),
+            };
+            format!("{}: {shown}", yaml_scalar(k))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 fn validate_train(t: &TrainConfig) -> Result<(), TrainKeyError> {
     if t.epochs == 0 {
         return Err(TrainKeyError::Epochs);
@@ -819,6 +894,28 @@ fn validate_train(t: &TrainConfig) -> Result<(), TrainKeyError> {
     }
     if !(t.lr.is_finite() && t.lr > 0.0) {
         return Err(TrainKeyError::Lr(t.lr));
+    }
+    if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
+        return Err(TrainKeyError::WeightDecay(t.weight_decay));
+    }
+    if !["sum", "mean"].contains(&t.loss_reduction.as_str()) {
+        return Err(TrainKeyError::LossReduction(t.loss_reduction.clone()));
+    }
+    let groups = ["all", "embedding", "attention"];
+    if let Some(g) = t
+        .weight_decay_on
+        .iter()
+        .find(|g| !groups.contains(&g.as_str()))
+    {
+        return Err(TrainKeyError::DecayGroup(g.clone()));
+    }
+    if t.weight_decay_on.is_empty()
+        || (t.weight_decay_on.len() > 1 && t.weight_decay_on.iter().any(|g| g == "all"))
+    {
+        return Err(TrainKeyError::DecayGroups(format!(
+            "{:?}",
+            t.weight_decay_on
+        )));
     }
     Ok(())
 }

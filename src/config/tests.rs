@@ -183,6 +183,44 @@ fn presets_fill_options_and_training_and_user_keys_win() {
     );
 }
 
+/// One precedence for every key: defaults < preset < experiment `train:` / `base:` <
+/// variant. The preset's lr no longer overrides the experiment's; its other training keys
+/// apply and are announced in one note per variant.
+#[test]
+fn preset_training_keys_sit_below_the_experiments_train() {
+    let e = parse(&format!(
+        "{BASE}train: {{lr: 0.002}}\nvariants: [{{label: M, model: mmoe, preset: mtreclib}}, {{label: P, model: mmoe}}, {{label: A, model: aitm, preset: aitm_official, train: {{patience: 3}}}}]\n"
+    ))
+    .unwrap();
+    let m = e.cells.iter().find(|c| c.variant == "M").unwrap();
+    assert_eq!(m.train.lr, 0.002);
+    assert_eq!(m.train.weight_decay, 1e-6);
+    assert_eq!(m.train.loss_reduction, "mean");
+    assert_eq!(m.options["batch_norm"], serde_yaml::Value::from(true));
+    let p = e.cells.iter().find(|c| c.variant == "P").unwrap();
+    assert_eq!(p.train.loss_reduction, "sum");
+    assert_eq!(p.options["batch_norm"], serde_yaml::Value::from(false));
+    let a = e.cells.iter().find(|c| c.variant == "A").unwrap();
+    assert_eq!(a.train.patience, 3);
+    assert_eq!(a.train.batch_size, 2000);
+    assert_eq!(a.train.weight_decay_on, vec!["embedding", "attention"]);
+    assert_eq!(
+        e.notes,
+        vec![
+            "note: `M`: preset `mtreclib` sets train loss_reduction: mean, weight_decay: 1e-6 (write them under `train:` to override)",
+            "note: `A`: preset `aitm_official` sets train batch_size: 2000, weight_decay: 1e-6, weight_decay_on: [embedding, attention] (write them under `train:` to override)",
+        ]
+    );
+    let err = parse(&format!(
+        "{BASE}variants: [{{model: mmoe, preset: aitm_official}}]\n"
+    ))
+    .unwrap_err();
+    assert_eq!(
+        err.0,
+        "exp.yaml: key `variants[0].preset`: preset `aitm_official` is the AITM authors' code (AITM.py), which has no model `mmoe`; it has: aitm"
+    );
+}
+
 #[test]
 fn monitor_and_core_transform_keep_their_yaml_spelling_in_the_cell_config() {
     let e = parse(&format!(
@@ -226,15 +264,15 @@ fn monitor_is_checked_against_the_synthetic_chain() {
     .unwrap();
 }
 
-/// The golden ids: the quickstart's cells keep the ids of the stored reference run.
+/// The golden ids: the quickstart's cells keep the ids of `tests/fixtures/cell_ids_issue13.json`
+/// (see `tests/zoo_cell_ids.rs`).
 #[test]
-fn quickstart_cell_ids_equal_the_reference_manifest() {
+fn quickstart_cell_ids_equal_the_golden_ids() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let e = load_experiment(&root.join("experiments/quickstart.yaml")).unwrap();
-    let text =
-        std::fs::read_to_string(root.join("results/reference/quickstart/manifest.json")).unwrap();
-    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let want: Vec<&str> = manifest["cell_ids"]
+    let text = std::fs::read_to_string(root.join("tests/fixtures/cell_ids_issue13.json")).unwrap();
+    let golden: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let want: Vec<&str> = golden["quickstart"]
         .as_array()
         .unwrap()
         .iter()
@@ -250,6 +288,27 @@ fn dataset_checks_that_need_no_data_run_when_the_experiment_is_read() {
     assert_eq!(
         e.0,
         "exp.yaml: invalid synthetic dataset: `synthetic.rows` must be at least 1"
+    );
+}
+
+#[test]
+fn loss_reduction_and_weight_decay_groups_are_checked() {
+    let err = |t: &str| {
+        parse(&format!("{BASE}train: {t}\nvariants: [{{model: mmoe}}]\n"))
+            .unwrap_err()
+            .0
+    };
+    assert_eq!(
+        err("{loss_reduction: avg}"),
+        "exp.yaml: key `train`: `loss_reduction: avg` is not valid; use one of: sum, mean"
+    );
+    assert_eq!(
+        err("{weight_decay_on: [embeddings]}"),
+        "exp.yaml: key `train`: `weight_decay_on: embeddings` is not a parameter group; use `[all]` or a list of: embedding, attention"
+    );
+    assert_eq!(
+        err("{weight_decay: -1}"),
+        "exp.yaml: key `train`: `weight_decay: -1` must be a finite number ≥ 0"
     );
 }
 

@@ -4,14 +4,19 @@
 //! backend's global generator, so that cells running side by side stay deterministic.
 
 use burn::module::{Module, Param};
-use burn::nn::Linear;
+use burn::nn::{BatchNorm, BatchNormConfig, Linear};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
 
-/// Standard deviation of the normal initialiser of embedding tables.
+use super::def::{check_range, OptionError, RangeKind};
+
+/// Standard deviation of the normal initialiser of embedding tables, for every model (MTReclib
+/// initialises its embeddings Xavier-uniform; the difference is a row in each baseline
+/// README).
 pub const EMBED_INIT_STD: f64 = 0.01;
 
 /// A `[rows, cols]` float tensor filled from `f`.
@@ -153,31 +158,137 @@ impl FieldEmbedding {
     }
 }
 
-/// A ReLU MLP with optional dropout after each hidden layer.
+/// The YAML `dropout:` key of a model: one probability for every hidden layer (`0.2`) or
+/// one per layer (`[0.1, 0.3, 0.3]`: entry i applies to hidden layer i of every MLP of the
+/// model; layers past the end of the list use its last entry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Dropout {
+    /// The same probability after every hidden layer.
+    One(f64),
+    /// Probability per hidden layer.
+    PerLayer(Vec<f64>),
+}
+
+impl Default for Dropout {
+    fn default() -> Self {
+        Dropout::One(0.0)
+    }
+}
+
+impl From<f64> for Dropout {
+    fn from(p: f64) -> Self {
+        Dropout::One(p)
+    }
+}
+
+impl Dropout {
+    /// The probability after hidden layer `layer`.
+    pub fn at(&self, layer: usize) -> f64 {
+        match self {
+            Dropout::One(p) => *p,
+            Dropout::PerLayer(v) => v.get(layer).or(v.last()).copied().unwrap_or(0.0),
+        }
+    }
+
+    /// Every probability in `[0, 1)`, a list non-empty. Errors name `dropout` (or
+    /// `dropout[i]`), the value and the range.
+    pub fn check(&self) -> Result<(), OptionError> {
+        match self {
+            Dropout::One(p) => check_range("dropout", *p, RangeKind::HalfOpenUnit),
+            Dropout::PerLayer(v) if v.is_empty() => Err(OptionError::Range {
+                key: "dropout".into(),
+                value: "[]".into(),
+                range: "a probability in [0, 1) or a non-empty list of them".into(),
+            }),
+            Dropout::PerLayer(v) => v.iter().enumerate().try_for_each(|(i, p)| {
+                check_range(&format!("dropout[{i}]"), *p, RangeKind::HalfOpenUnit)
+            }),
+        }
+    }
+}
+
+/// How an MLP regularises its hidden layers: dropout per layer and an optional batch-norm
+/// after every hidden linear layer (MTReclib's `Linear → BatchNorm1d → ReLU → Dropout`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MlpSpec {
+    /// Dropout after each hidden layer.
+    pub dropout: Dropout,
+    /// Batch-norm between each hidden linear map and its ReLU (evaluation uses the running
+    /// statistics).
+    pub batch_norm: bool,
+}
+
+impl MlpSpec {
+    /// From a model's `dropout` and `batch_norm` options.
+    pub fn new(dropout: &Dropout, batch_norm: bool) -> Self {
+        Self {
+            dropout: dropout.clone(),
+            batch_norm,
+        }
+    }
+}
+
+impl From<f64> for MlpSpec {
+    fn from(p: f64) -> Self {
+        Self {
+            dropout: Dropout::One(p),
+            batch_norm: false,
+        }
+    }
+}
+
+/// A ReLU MLP with optional batch-norm and dropout after each hidden layer.
 #[derive(Module, Debug)]
 pub struct Mlp {
     /// Hidden layers in order.
     pub layers: Vec<Linear>,
     /// Dropout probability after each layer (0 = off).
-    pub dropout: f64,
+    pub dropout: Vec<f64>,
+    /// One batch-norm per hidden layer, or none.
+    pub bns: Vec<BatchNorm>,
 }
 
 impl Mlp {
-    /// `d_in → hidden[0] → … → hidden[last]`.
+    /// `d_in → hidden[0] → … → hidden[last]`. `spec` is a dropout probability or an
+    /// [`MlpSpec`]. Batch-norm layers draw nothing from `rng` (weight 1, bias 0, as PyTorch).
     pub fn new(
         d_in: usize,
         hidden: &[usize],
-        dropout: f64,
+        spec: impl Into<MlpSpec>,
         rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Self {
+        let spec = spec.into();
         let mut layers = Vec::with_capacity(hidden.len());
+        let mut bns = Vec::new();
         let mut d = d_in;
         for &h in hidden {
             layers.push(linear(d, h, true, rng, device));
+            if spec.batch_norm {
+                bns.push(BatchNormConfig::new(h).init(device));
+            }
             d = h;
         }
-        Self { layers, dropout }
+        let dropout = (0..hidden.len()).map(|i| spec.dropout.at(i)).collect();
+        Self {
+            layers,
+            dropout,
+            bns,
+        }
+    }
+
+    /// Hidden layer `i`: linear, batch-norm (if any), ReLU, dropout (training only).
+    fn layer(&self, i: usize, h: Tensor<2>, ctx: &mut super::ForwardCtx) -> Tensor<2> {
+        let mut h = self.layers[i].forward(h);
+        if let Some(bn) = self.bns.get(i) {
+            h = bn.forward(h);
+        }
+        h = relu(h);
+        if ctx.training {
+            h = dropout(h, self.dropout.get(i).copied().unwrap_or(0.0), &mut ctx.rng);
+        }
+        h
     }
 
     /// Output width (`d_in` when there are no layers).
@@ -194,11 +305,8 @@ impl Mlp {
     pub fn forward_all(&self, x: Tensor<2>, ctx: &mut super::ForwardCtx) -> Vec<Tensor<2>> {
         let mut out = Vec::with_capacity(self.layers.len());
         let mut h = x;
-        for l in &self.layers {
-            h = relu(l.forward(h));
-            if ctx.training {
-                h = dropout(h, self.dropout, &mut ctx.rng);
-            }
+        for i in 0..self.layers.len() {
+            h = self.layer(i, h, ctx);
             out.push(h.clone());
         }
         out
@@ -207,11 +315,8 @@ impl Mlp {
     /// Forward to the last hidden layer.
     pub fn forward(&self, x: Tensor<2>, ctx: &mut super::ForwardCtx) -> Tensor<2> {
         let mut h = x;
-        for l in &self.layers {
-            h = relu(l.forward(h));
-            if ctx.training {
-                h = dropout(h, self.dropout, &mut ctx.rng);
-            }
+        for i in 0..self.layers.len() {
+            h = self.layer(i, h, ctx);
         }
         h
     }
@@ -231,11 +336,11 @@ impl Tower {
     pub fn new(
         d_in: usize,
         hidden: &[usize],
-        dropout: f64,
+        spec: impl Into<MlpSpec>,
         rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Self {
-        let mlp = Mlp::new(d_in, hidden, dropout, rng, device);
+        let mlp = Mlp::new(d_in, hidden, spec, rng, device);
         let head = linear(mlp.out_dim(d_in), 1, true, rng, device);
         Self { mlp, head }
     }
@@ -264,5 +369,96 @@ impl Tower {
         let hs = self.mlp.forward_all(x.clone(), ctx);
         let last = hs.last().cloned().unwrap_or(x);
         (hs, self.head.forward(last).squeeze_dim(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ForwardCtx;
+    use rand::SeedableRng;
+
+    fn ctx(training: bool) -> ForwardCtx {
+        ForwardCtx {
+            training,
+            rng: ChaCha8Rng::seed_from_u64(1),
+            step: 0,
+            planned_steps: 0,
+            record: false,
+        }
+    }
+
+    #[test]
+    fn dropout_lists_apply_per_layer_and_repeat_the_last_entry() {
+        let d = Dropout::PerLayer(vec![0.1, 0.3]);
+        assert_eq!((d.at(0), d.at(1), d.at(5)), (0.1, 0.3, 0.3));
+        assert_eq!(Dropout::One(0.2).at(7), 0.2);
+        let m = Mlp::new(
+            4,
+            &[3, 3, 3],
+            MlpSpec::new(&d, false),
+            &mut ChaCha8Rng::seed_from_u64(0),
+            &Device::flex(),
+        );
+        assert_eq!(m.dropout, vec![0.1, 0.3, 0.3]);
+        assert!(m.bns.is_empty());
+        assert_eq!(
+            Dropout::PerLayer(vec![]).check().unwrap_err().to_string(),
+            "`dropout: []` must be a probability in [0, 1) or a non-empty list of them"
+        );
+        let parsed: Dropout = serde_yaml::from_str("[0.1, 0.3]").unwrap();
+        assert_eq!(parsed, d);
+        assert_eq!(
+            serde_yaml::to_string(&Dropout::One(0.0)).unwrap().trim(),
+            "0.0"
+        );
+    }
+
+    #[test]
+    fn embedding_tables_start_normal_with_std_0_01() {
+        let e = FieldEmbedding::new(
+            &[20_000],
+            0,
+            8,
+            &mut ChaCha8Rng::seed_from_u64(3),
+            &Device::flex(),
+        );
+        let v: Vec<f32> = e.tables[0].val().into_data().try_into_vec().unwrap();
+        let n = v.len() as f64;
+        let mean = v.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
+        let var = v
+            .iter()
+            .map(|x| (f64::from(*x) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        assert!(mean.abs() < 3e-4, "{mean}");
+        assert!((var.sqrt() - EMBED_INIT_STD).abs() < 2e-4, "{}", var.sqrt());
+    }
+
+    /// Training normalises with the batch's statistics and moves the running ones; evaluation
+    /// (`valid()`) uses the running statistics.
+    #[test]
+    fn batch_norm_trains_on_batch_statistics_and_evaluates_on_running_ones() {
+        use burn::module::Module;
+        let dev = Device::flex().autodiff();
+        let m = Mlp::new(
+            3,
+            &[4],
+            MlpSpec::new(&Dropout::One(0.0), true),
+            &mut ChaCha8Rng::seed_from_u64(0),
+            &dev,
+        );
+        assert_eq!(m.bns.len(), 1);
+        let x = tensor2((0..24).map(|i| i as f32 * 0.5 + 3.0).collect(), 8, 3, &dev);
+        let fresh = m.valid().forward(x.clone().inner(), &mut ctx(false));
+        let trained = m.forward(x.clone(), &mut ctx(true));
+        let after = m.valid().forward(x.inner(), &mut ctx(false));
+        let d1: f32 = (fresh.clone() - after).abs().sum().into_scalar();
+        let d2: f32 = (fresh - trained.inner()).abs().sum().into_scalar();
+        assert!(
+            d1 > 1e-4,
+            "running statistics moved after a training forward"
+        );
+        assert!(d2 > 1e-4, "training uses batch statistics");
     }
 }

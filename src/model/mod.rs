@@ -138,6 +138,15 @@ pub trait MultiTaskModel {
             .unwrap_or_default()
     }
 
+    /// Named parameter groups that `train.weight_decay_on` can name (`embedding`, and
+    /// `attention` where the model has one). Default: the embedding of an embedding-only
+    /// trunk.
+    fn param_groups(&self) -> Vec<(&'static str, Vec<ParamId>)> {
+        self.embedding_trunk()
+            .map(|e| vec![("embedding", burn::module::list_param_ids(e))])
+            .unwrap_or_default()
+    }
+
     /// Plain forward: the same trunk output for every task.
     fn forward(&self, batch: &Batch, ctx: &mut ForwardCtx) -> ModelOutput {
         let z = self.shared(batch, ctx);

@@ -43,6 +43,11 @@ pub enum GradSpec {
         /// `enlarge` (only smaller ones).
         #[serde(default = "mode_default")]
         mode: String,
+        /// `tensor` (the official code: norms and moving averages per shared parameter
+        /// tensor, each tensor rescaled with its own ratio) or `global` (one norm over all
+        /// shared parameters).
+        #[serde(default = "granularity_default")]
+        granularity: String,
     },
     /// HTLNet's adjustment (SPEC §2).
     Htl {
@@ -77,6 +82,9 @@ fn beta_default() -> f64 {
 fn mode_default() -> String {
     "all".into()
 }
+fn granularity_default() -> String {
+    "tensor".into()
+}
 fn gamma_default() -> f64 {
     0.1
 }
@@ -104,6 +112,9 @@ pub enum GradError {
     /// Unknown MetaBalance mode.
     #[error("`mode: {0}` is not valid; use one of: all, reduce, enlarge")]
     Mode(String),
+    /// Unknown MetaBalance granularity.
+    #[error("`granularity: {0}` is not valid; use one of: tensor, global")]
+    Granularity(String),
 }
 
 fn check(key: &'static str, value: f64, ok: bool, range: &'static str) -> Result<(), GradError> {
@@ -140,11 +151,19 @@ impl GradSpec {
         let unit = |x: f64| (0.0..=1.0).contains(&x);
         match self {
             GradSpec::Sum | GradSpec::Pcgrad { .. } => Ok(()),
-            GradSpec::Metabalance { r, beta, mode } => {
+            GradSpec::Metabalance {
+                r,
+                beta,
+                mode,
+                granularity,
+            } => {
                 check("r", *r, half_open(*r), "in [0, 1)")?;
                 check("beta", *beta, half_open(*beta), "in [0, 1)")?;
                 if !["all", "reduce", "enlarge"].contains(&mode.as_str()) {
                     return Err(GradError::Mode(mode.clone()));
+                }
+                if !["tensor", "global"].contains(&granularity.as_str()) {
+                    return Err(GradError::Granularity(granularity.clone()));
                 }
                 Ok(())
             }
@@ -190,9 +209,19 @@ impl GradSpec {
         match self {
             GradSpec::Sum => None,
             GradSpec::Pcgrad { shuffle } => Some(Box::new(PcGrad { shuffle: *shuffle })),
-            GradSpec::Metabalance { r, beta, mode } => {
-                Some(Box::new(MetaBalance::new(n_tasks, target, *r, *beta, mode)))
-            }
+            GradSpec::Metabalance {
+                r,
+                beta,
+                mode,
+                granularity,
+            } => Some(Box::new(MetaBalance::new(
+                n_tasks,
+                target,
+                *r,
+                *beta,
+                mode,
+                granularity == "tensor",
+            ))),
             GradSpec::Htl {
                 alpha,
                 gamma,
@@ -210,9 +239,38 @@ impl GradSpec {
 }
 
 /// A per-task gradient strategy on the Gram matrix of the per-task shared gradients.
+///
+/// The trainer gives one Gram matrix per shared parameter group (tensor) and receives one
+/// `A` per group. Strategies defined on the whole flattened θ_s (PCGrad, HTL, global
+/// MetaBalance) use the default [`GradientStrategy::adjust_groups`]: the group Grams summed
+/// (= the Gram of the concatenation) and the same `A` for every group.
 pub trait GradientStrategy: Send {
     /// `A` with `adjusted_t = Σ_j A[t][j] g_j`. `gram[i][j] = <g_i, g_j>`.
     fn adjust(&mut self, gram: &[Vec<f64>], rng: &mut ChaCha8Rng) -> Vec<Vec<f64>>;
+
+    /// One `A` per parameter group; `grams[p]` is group p's Gram matrix.
+    fn adjust_groups(
+        &mut self,
+        grams: &[Vec<Vec<f64>>],
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<Vec<Vec<f64>>> {
+        let a = self.adjust(&sum_grams(grams), rng);
+        vec![a; grams.len()]
+    }
+}
+
+/// The Gram matrix of the concatenated groups: the element-wise sum of the group Grams.
+pub fn sum_grams(grams: &[Vec<Vec<f64>>]) -> Vec<Vec<f64>> {
+    let n = grams.first().map_or(0, Vec::len);
+    let mut k = vec![vec![0.0; n]; n];
+    for g in grams {
+        for (row, grow) in k.iter_mut().zip(g) {
+            for (x, y) in row.iter_mut().zip(grow) {
+                *x += y;
+            }
+        }
+    }
+    k
 }
 
 /// The identity combination: every task keeps its raw gradient (plain summation). Used to
@@ -264,6 +322,26 @@ pub struct GradStat {
     pub norm_adjusted: f64,
     /// `cos(g_t, g_core)` (NaN when either is zero).
     pub cos_core: f64,
+}
+
+/// Per-task statistics of a per-group adjustment: raw norms and cosines from the summed Gram,
+/// adjusted norms `sqrt(Σ_p a_pᵀ K_p a_p)`.
+pub fn grad_stats_groups(
+    grams: &[Vec<Vec<f64>>],
+    a: &[Vec<Vec<f64>>],
+    target: usize,
+) -> Vec<GradStat> {
+    let total = sum_grams(grams);
+    let mut stats = grad_stats(&total, &a[0], target);
+    for (t, s) in stats.iter_mut().enumerate() {
+        let sq: f64 = grams
+            .iter()
+            .zip(a)
+            .map(|(k, ap)| quad(&ap[t], k, &ap[t]))
+            .sum();
+        s.norm_adjusted = sq.max(0.0).sqrt();
+    }
+    stats
 }
 
 /// Per-task statistics of an adjustment, from the Gram matrix alone.
@@ -392,6 +470,10 @@ mod tests {
         assert_eq!(
             err("{name: metabalance, mode: most}"),
             "`mode: most` is not valid; use one of: all, reduce, enlarge"
+        );
+        assert_eq!(
+            err("{name: metabalance, granularity: layer}"),
+            "`granularity: layer` is not valid; use one of: tensor, global"
         );
         assert_eq!(
             err("{name: htl, gamma: .nan}"),

@@ -8,7 +8,8 @@ use super::plot::{
 use super::stats::Verdict;
 use super::table::{fmt_num, metric_name};
 
-/// A figure to draw, or the reason it is skipped.
+/// A figure to draw, or the reason it is skipped (no data for it: not an error; the reason is
+/// shown in report.md).
 pub type Built = Result<Figure, String>;
 
 /// Every figure of the report, in the order `report.md` lists them.

@@ -283,8 +283,8 @@ pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportE
             let png = fig_dir.join(format!("{name}.png"));
             let svg = fig_dir.join(format!("{name}.svg"));
             let drawn = built.and_then(|fig| {
-                plot::write_png(&fig, &png)?;
-                let s = plot::render_svg(&fig)?;
+                plot::write_png(&fig, &png).map_err(|e| e.to_string())?;
+                let s = plot::render_svg(&fig).map_err(|e| e.to_string())?;
                 write_atomic(&svg, s.as_bytes()).map_err(|e| format!("{}: {e}", svg.display()))?;
                 Ok(fig.title)
             });

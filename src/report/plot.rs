@@ -18,14 +18,39 @@ use plotters::style::{register_font, FontStyle};
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 
+/// Why a figure could not be drawn or written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlotError {
+    /// The bundled font did not load.
+    #[error("the bundled DejaVuSans.ttf is not a valid font")]
+    Font,
+    /// The drawing backend failed.
+    #[error("drawing failed: {0}")]
+    Draw(String),
+    /// A file or folder could not be written.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+}
+
+impl PlotError {
+    fn io(path: &Path, e: std::io::Error) -> Self {
+        PlotError::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+}
+
 /// Registers the bundled font once.
-pub fn ensure_font() -> Result<(), String> {
-    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
-    DONE.get_or_init(|| {
-        register_font(FAMILY, FontStyle::Normal, FONT)
-            .map_err(|_| "the bundled DejaVuSans.ttf is not a valid font".to_string())
-    })
-    .clone()
+pub fn ensure_font() -> Result<(), PlotError> {
+    static DONE: OnceLock<Result<(), PlotError>> = OnceLock::new();
+    DONE.get_or_init(|| register_font(FAMILY, FontStyle::Normal, FONT).map_err(|_| PlotError::Font))
+        .clone()
 }
 
 /// A colour role; the drawing maps it to a palette colour.
@@ -233,8 +258,8 @@ impl Figure {
     }
 }
 
-fn err<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
+fn err<E: std::fmt::Display>(e: E) -> PlotError {
+    PlotError::Draw(e.to_string())
 }
 
 fn style(size: u32) -> TextStyle<'static> {
@@ -245,7 +270,10 @@ fn style(size: u32) -> TextStyle<'static> {
 ///
 /// # Errors
 /// The backend's error, in words.
-pub fn draw<DB: DrawingBackend>(fig: &Figure, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+pub fn draw<DB: DrawingBackend>(
+    fig: &Figure,
+    root: &DrawingArea<DB, Shift>,
+) -> Result<(), PlotError> {
     ensure_font()?;
     root.fill(&WHITE).map_err(err)?;
     let (w, _) = fig.size();
@@ -287,7 +315,7 @@ fn draw_legend<DB: DrawingBackend>(
     entries: &[LegendEntry],
     per_row: u32,
     cell_w: u32,
-) -> Result<(), String> {
+) -> Result<(), PlotError> {
     for (i, e) in entries.iter().enumerate() {
         let i = i as u32;
         let x = 16 + (i % per_row * cell_w) as i32;
@@ -365,7 +393,10 @@ fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
     (lo - frac * span, hi + frac * span)
 }
 
-fn no_data<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str) -> Result<(), String> {
+fn no_data<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<(), PlotError> {
     let (w, h) = area.dim_in_pixel();
     area.draw(&Text::new(
         format!("{title}: no data"),
@@ -378,7 +409,7 @@ fn no_data<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str) -> Re
 fn draw_bar_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &BarPanel,
-) -> Result<(), String> {
+) -> Result<(), PlotError> {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for b in &p.bars {
@@ -486,7 +517,7 @@ fn draw_bar_panel<DB: DrawingBackend>(
 fn draw_line_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &LinePanel,
-) -> Result<(), String> {
+) -> Result<(), PlotError> {
     let tf = |y: f64| {
         if p.log_y {
             (y > 0.0).then(|| y.log10())
@@ -591,7 +622,7 @@ fn draw_line_panel<DB: DrawingBackend>(
 ///
 /// # Errors
 /// A drawing error, in words.
-pub fn render_rgb(fig: &Figure) -> Result<Vec<u8>, String> {
+pub fn render_rgb(fig: &Figure) -> Result<Vec<u8>, PlotError> {
     let (w, h) = fig.size();
     let mut buf = vec![0u8; (w * h * 3) as usize];
     {
@@ -605,7 +636,7 @@ pub fn render_rgb(fig: &Figure) -> Result<Vec<u8>, String> {
 ///
 /// # Errors
 /// A drawing error, in words.
-pub fn render_svg(fig: &Figure) -> Result<String, String> {
+pub fn render_svg(fig: &Figure) -> Result<String, PlotError> {
     let mut s = String::new();
     {
         let root = SVGBackend::with_string(&mut s, fig.size()).into_drawing_area();
@@ -618,9 +649,9 @@ pub fn render_svg(fig: &Figure) -> Result<String, String> {
 ///
 /// # Errors
 /// A drawing or file error, in words.
-pub fn write_png(fig: &Figure, path: &Path) -> Result<(), String> {
+pub fn write_png(fig: &Figure, path: &Path) -> Result<(), PlotError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| PlotError::io(dir, e))?;
     let name = path
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
@@ -631,7 +662,7 @@ pub fn write_png(fig: &Figure, path: &Path) -> Result<(), String> {
         let root = BitMapBackend::new(&tmp, fig.size()).into_drawing_area();
         draw(fig, &root)?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::rename(&tmp, path).map_err(|e| PlotError::io(path, e))
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ pub struct Submission {
 pub fn chunk_sizes(n: usize, max: usize) -> Vec<usize> {
     let max = max.max(1);
     let mut out = vec![max; n / max];
-    if n % max != 0 {
+    if !n.is_multiple_of(max) {
         out.push(n % max);
     }
     out

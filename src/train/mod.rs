@@ -72,6 +72,16 @@ pub enum TrainError {
     /// against the chain when it is read, so this means the chain changed since).
     #[error("key `train.monitor`: {0}")]
     Monitor(String),
+    /// `train.weight_decay_on` names a parameter group the model does not have.
+    #[error("key `train.weight_decay_on`: model `{model}` has no parameter group `{group}`; it has: {have}")]
+    DecayGroup {
+        /// The model.
+        model: String,
+        /// The group written.
+        group: String,
+        /// The model's groups, comma-separated.
+        have: String,
+    },
     /// Predictions could not be read back from the device.
     #[error("cannot read predictions from the device: {0}")]
     ReadPredictions(String),

@@ -15,7 +15,7 @@ use burn::tensor::Tensor;
 
 use crate::model::blocks::FieldEmbedding;
 use crate::model::{Batch, ForwardCtx, ModelOutput, MultiTaskModel, Pred};
-use crate::optim::{combined, grad_stats, GradStat, GradientStrategy};
+use crate::optim::{combined, grad_stats_groups, GradStat, GradientStrategy};
 use crate::zoo::AnyModel;
 
 /// Why an optimisation step failed.
@@ -128,16 +128,28 @@ pub struct HeadsPass {
     pub trunk_rng: rand_chacha::ChaCha8Rng,
 }
 
-/// Gram matrix of per-task gradients of a [`FieldEmbedding`], computed on the host from the
-/// activation gradients `act[t][0]` (`[batch, n_fields * dim]`): each table's gradient is the
-/// scatter-add of its field's rows into the looked-up indices, so inner products run over the
-/// rows the batch touched only; the numeric projection's weight and bias gradients are
-/// `numᵀ g` and `Σ_b g`.
+/// Gram matrix of per-task gradients of a [`FieldEmbedding`] (all its tensors together): the
+/// sum of [`sparse_grams`].
+#[cfg(test)]
 pub fn sparse_gram(
     emb: &FieldEmbedding,
     batch: &Batch,
     act: &[Vec<Tensor<2>>],
 ) -> Result<Vec<Vec<f64>>, StepError> {
+    Ok(crate::optim::sum_grams(&sparse_grams(emb, batch, act)?))
+}
+
+/// One Gram matrix of per-task gradients per tensor of a [`FieldEmbedding`] (every table in
+/// order, then the numeric projection's weight and bias), computed on the host from the
+/// activation gradients `act[t][0]` (`[batch, n_fields * dim]`): each table's gradient is the
+/// scatter-add of its field's rows into the looked-up indices, so inner products run over the
+/// rows the batch touched only; the numeric projection's weight and bias gradients are
+/// `numᵀ g` and `Σ_b g`.
+pub fn sparse_grams(
+    emb: &FieldEmbedding,
+    batch: &Batch,
+    act: &[Vec<Tensor<2>>],
+) -> Result<Vec<Vec<Vec<f64>>>, StepError> {
     let n = act.len();
     let d = emb.dim;
     let width = emb.out_dim();
@@ -146,8 +158,9 @@ pub fn sparse_gram(
         .iter()
         .map(|g| read_vec(g[0].clone().into_data(), "activation gradients"))
         .collect::<Result<_, _>>()?;
-    let mut k = vec![vec![0.0f64; n]; n];
+    let mut grams: Vec<Vec<Vec<f64>>> = Vec::new();
     let mut add_block = |blocks: &[Vec<f32>]| {
+        let mut k = vec![vec![0.0f64; n]; n];
         for i in 0..n {
             for j in i..n {
                 let dot: f64 = blocks[i]
@@ -161,6 +174,7 @@ pub fn sparse_gram(
                 }
             }
         }
+        grams.push(k);
     };
     let max_vocab = emb
         .tables
@@ -220,16 +234,48 @@ pub fn sparse_gram(
                 out
             })
             .collect();
-        add_block(&blocks);
+        let weights: Vec<Vec<f32>> = blocks.iter().map(|o| o[..m * d].to_vec()).collect();
+        let biases: Vec<Vec<f32>> = blocks.iter().map(|o| o[m * d..].to_vec()).collect();
+        add_block(&weights);
+        add_block(&biases);
     }
-    Ok(k)
+    Ok(grams)
 }
+
+/// What [`Stepper::step`] returns: the updated model, each task's loss, and the gradient
+/// statistics when they were asked for.
+pub type Stepped = (AnyModel, Vec<f32>, Option<Vec<GradStat>>);
 
 /// Holds the parameter bookkeeping needed by per-task steps.
 pub struct Stepper {
     shared: Vec<(ParamId, usize)>,
     all: Vec<(ParamId, usize)>,
     target: usize,
+    /// Factor on every task loss before backward: 1 (`loss_reduction: sum`) or 1/T (`mean`).
+    loss_scale: f32,
+    /// L2 on chosen parameter groups: `(coefficient, parameters)`; adds `coefficient · θ` to
+    /// their gradients (PyTorch's Adam `weight_decay`, TensorFlow's `l2_regularizer`).
+    l2: Option<(f64, Vec<ParamId>)>,
+}
+
+struct L2Visitor<'a> {
+    ids: &'a [ParamId],
+    wd: f32,
+    gp: &'a mut GradientsParams,
+}
+
+impl ModuleVisitor for L2Visitor<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if !self.ids.contains(&param.id) {
+            return;
+        }
+        let decay = param.val().inner().mul_scalar(self.wd);
+        let merged = match self.gp.remove::<D>(param.id) {
+            Some(g) => g + decay,
+            None => decay,
+        };
+        self.gp.register(param.id, merged);
+    }
 }
 
 impl Stepper {
@@ -246,6 +292,36 @@ impl Stepper {
             shared,
             all,
             target,
+            loss_scale: 1.0,
+            l2: None,
+        }
+    }
+
+    /// `loss_reduction: mean`: every task loss is divided by the number of tasks before the
+    /// backward (MTReclib's mean of task losses); reported loss values stay per task.
+    pub fn with_mean_loss(mut self, mean: bool, n_tasks: usize) -> Self {
+        self.loss_scale = if mean {
+            1.0 / n_tasks.max(1) as f32
+        } else {
+            1.0
+        };
+        self
+    }
+
+    /// L2 with coefficient `wd` on the parameters `ids` only (`train.weight_decay_on`).
+    pub fn with_l2(mut self, wd: f64, ids: Vec<ParamId>) -> Self {
+        self.l2 = (wd > 0.0 && !ids.is_empty()).then_some((wd, ids));
+        self
+    }
+
+    fn add_l2(&self, model: &AnyModel, gp: &mut GradientsParams) {
+        if let Some((wd, ids)) = &self.l2 {
+            let mut v = L2Visitor {
+                ids,
+                wd: *wd as f32,
+                gp,
+            };
+            model.visit(&mut v);
         }
     }
 
@@ -262,7 +338,7 @@ impl Stepper {
         optim: &mut ModuleOptimizer,
         lr: f64,
         want_stats: bool,
-    ) -> Result<(AnyModel, Vec<f32>, Option<Vec<GradStat>>), StepError> {
+    ) -> Result<Stepped, StepError> {
         // Plain summation still logs gradient statistics (raw = adjusted) on the steps that
         // ask for them, through the per-task path with the identity combination, so that
         // "without gradient processing" can be plotted beside the adjusted runs.
@@ -280,8 +356,9 @@ impl Stepper {
                 .into_iter()
                 .reduce(|a, b| a + b)
                 .expect("at least one task");
-            let grads = total.backward();
-            let gp = GradientsParams::from_grads(grads, &model);
+            let grads = total.mul_scalar(self.loss_scale).backward();
+            let mut gp = GradientsParams::from_grads(grads, &model);
+            self.add_l2(&model, &mut gp);
             return Ok((optim.step(lr, model, gp), values, None));
         };
         let pass = self.heads_pass_checked(&model, batch, ctx)?;
@@ -289,31 +366,29 @@ impl Stepper {
         if let Some(emb) = model.embedding_trunk() {
             // Embedding-only trunk: Gram on the touched rows (host), then one backward of the
             // combined activation gradient through the embedding.
-            let gram = sparse_gram(emb, batch, &pass.act)?;
-            let a = strategy.adjust(&gram, &mut ctx.rng);
-            let coeffs = combined(&a);
-            let comb = pass
-                .act
-                .iter()
-                .zip(&coeffs)
-                .map(|(g, c)| g[0].clone().mul_scalar(*c as f32))
-                .reduce(|x, y| x + y)
-                .expect("tasks");
+            // One Gram per tensor; when every group gets the same combination (every
+            // strategy but per-tensor MetaBalance) this is the earlier single-Gram path.
+            let grams = sparse_grams(emb, batch, &pass.act)?;
+            let a = strategy.adjust_groups(&grams, &mut ctx.rng);
+            let coeffs: Vec<Vec<f64>> = a.iter().map(|ap| combined(ap)).collect();
+            let comb = embedding_combination(emb, &pass.act, &coeffs);
             let surrogate = (pass.z[0].clone() * comb.autodiff()).sum();
             let mut grads = surrogate.backward();
             let ids: Vec<ParamId> = self.shared.iter().map(|(id, _)| *id).collect();
-            let shared_gp = GradientsParams::from_params(&mut grads, &model, &ids);
+            let mut shared_gp = GradientsParams::from_params(&mut grads, &model, &ids);
+            fix_numeric_bias(emb, &pass.act, &coeffs, &mut shared_gp);
             let mut gp = pass.gp;
             add_into(&mut gp, shared_gp, &self.shared)?;
-            let stats = want_stats.then(|| grad_stats(&gram, &a, self.target.min(n - 1)));
+            self.add_l2(&model, &mut gp);
+            let stats = want_stats.then(|| grad_stats_groups(&grams, &a, self.target.min(n - 1)));
             return Ok((optim.step(lr, model, gp), pass.values, stats));
         }
         let per_task = self.per_task_params(&model, batch, ctx.step, &pass);
         let (values, mut gp) = (pass.values, pass.gp);
-        let gram = self.gram_matrix(&per_task)?;
-        let a = strategy.adjust(&gram, &mut ctx.rng);
-        let coeffs = combined(&a);
-        for (id, rank) in &self.shared {
+        let grams = self.gram_groups(&per_task)?;
+        let a = strategy.adjust_groups(&grams, &mut ctx.rng);
+        for ((id, rank), ap) in self.shared.iter().zip(&a) {
+            let coeffs = combined(ap);
             let mut op = Combine {
                 gp: &mut gp,
                 per_task: &per_task,
@@ -321,12 +396,13 @@ impl Stepper {
             };
             at_rank(*rank, *id, &mut op)?;
         }
-        let stats = want_stats.then(|| grad_stats(&gram, &a, self.target.min(n - 1)));
+        self.add_l2(&model, &mut gp);
+        let stats = want_stats.then(|| grad_stats_groups(&grams, &a, self.target.min(n - 1)));
         Ok((optim.step(lr, model, gp), values, stats))
     }
 
     /// [`Self::heads_pass_checked`] for tests; panics where that returns an error.
-    #[doc(hidden)]
+    #[cfg(test)]
     pub fn heads_pass(&self, model: &AnyModel, batch: &Batch, ctx: &mut ForwardCtx) -> HeadsPass {
         self.heads_pass_checked(model, batch, ctx)
             .unwrap_or_else(|e| panic!("heads pass: {e}"))
@@ -360,7 +436,7 @@ impl Stepper {
                 .into_iter()
                 .reduce(|a, b| a + b)
                 .expect("at least one task");
-            let mut grads = total.backward();
+            let mut grads = total.mul_scalar(self.loss_scale).backward();
             let g: Vec<Vec<Tensor<2>>> = leaves
                 .iter()
                 .map(|l| {
@@ -389,7 +465,7 @@ impl Stepper {
                 if t == 0 {
                     values = scalars(&losses)?;
                 }
-                let mut grads = losses[t].backward();
+                let mut grads = losses[t].clone().mul_scalar(self.loss_scale).backward();
                 g.push(
                     leaf.iter()
                         .map(|x| {
@@ -464,7 +540,7 @@ impl Stepper {
     }
 
     /// [`Self::per_task_grads`] for tests; panics where that returns an error.
-    #[doc(hidden)]
+    #[cfg(test)]
     pub fn per_task(
         &self,
         model: &AnyModel,
@@ -473,6 +549,57 @@ impl Stepper {
     ) -> (Vec<f32>, GradientsParams, Vec<GradientsParams>) {
         self.per_task_grads(model, batch, ctx)
             .unwrap_or_else(|e| panic!("per-task gradients: {e}"))
+    }
+
+    /// One Gram matrix per shared parameter tensor (in [`Self::shared_params`] order):
+    /// `K_p[i][j] = <G_i[p], G_j[p]>`, a missing gradient counting as zero (a tensor no task
+    /// reaches has an all-zero Gram). One host read.
+    pub fn gram_groups(
+        &self,
+        per_task: &[GradientsParams],
+    ) -> Result<Vec<Vec<Vec<f64>>>, StepError> {
+        let n = per_task.len();
+        let mut blocks: Vec<Option<Tensor<1>>> = Vec::with_capacity(self.shared.len());
+        for (id, rank) in &self.shared {
+            let flats = per_task
+                .iter()
+                .map(|gp| at_rank(*rank, *id, &mut Flat(gp)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some(like) = flats.iter().flatten().next().cloned() else {
+                blocks.push(None);
+                continue;
+            };
+            let rows: Vec<Tensor<1>> = flats
+                .into_iter()
+                .map(|f| f.unwrap_or_else(|| like.zeros_like()))
+                .collect();
+            let m: Tensor<2> = Tensor::stack(rows, 0);
+            blocks.push(Some(m.clone().matmul(m.transpose()).flatten::<1>(0, 1)));
+        }
+        let present: Vec<Tensor<1>> = blocks.iter().flatten().cloned().collect();
+        if present.is_empty() {
+            return Err(StepError::NoSharedGradient);
+        }
+        let v = read_vec(Tensor::cat(present, 0).into_data(), "the Gram matrices")?;
+        let mut at = 0;
+        Ok(blocks
+            .iter()
+            .map(|b| {
+                if b.is_none() {
+                    return vec![vec![0.0; n]; n];
+                }
+                let k = (0..n)
+                    .map(|i| (0..n).map(|j| f64::from(v[at + i * n + j])).collect())
+                    .collect();
+                at += n * n;
+                k
+            })
+            .collect())
+    }
+
+    /// The shared parameters (θ_s) with their tensor rank, in the order of the groups.
+    pub fn shared_params(&self) -> &[(ParamId, usize)] {
+        &self.shared
     }
 
     /// Gram matrix `K[i][j] = <G_i, G_j>` over all shared parameters. A parameter that some
@@ -506,7 +633,7 @@ impl Stepper {
     }
 
     /// [`Self::gram_matrix`] for tests; panics where that returns an error.
-    #[doc(hidden)]
+    #[cfg(test)]
     pub fn gram(&self, per_task: &[GradientsParams]) -> Vec<Vec<f64>> {
         self.gram_matrix(per_task)
             .unwrap_or_else(|e| panic!("Gram matrix: {e}"))
@@ -515,6 +642,13 @@ impl Stepper {
 
 /// Flattens one task's gradient of a parameter (`None`: the task has none).
 struct Flat<'a>(&'a GradientsParams);
+
+#[cfg(test)]
+impl Flat<'_> {
+    fn run_at(&mut self, rank: usize, id: ParamId) -> Tensor<1> {
+        at_rank(rank, id, self).unwrap().expect("gradient present")
+    }
+}
 
 impl RankOp for Flat<'_> {
     type Out = Option<Tensor<1>>;
@@ -535,6 +669,74 @@ impl RankOp for Combine<'_> {
     fn run<const D: usize>(&mut self, id: ParamId) {
         combine_param::<D>(self.gp, self.per_task, self.coeffs, id);
     }
+}
+
+/// The combined activation gradient of an embedding-only trunk, with each field's columns
+/// weighted by its own group's coefficients (`coeffs[p][t]`: tables in order, then the
+/// numeric projection's weight and bias; the numeric columns use the weight's).
+fn embedding_combination(
+    emb: &FieldEmbedding,
+    act: &[Vec<Tensor<2>>],
+    coeffs: &[Vec<f64>],
+) -> Tensor<2> {
+    let uniform = coeffs.windows(2).all(|w| w[0] == w[1]);
+    if uniform {
+        return act
+            .iter()
+            .zip(&coeffs[0])
+            .map(|(g, c)| g[0].clone().mul_scalar(*c as f32))
+            .reduce(|x, y| x + y)
+            .expect("tasks");
+    }
+    let d = emb.dim;
+    let n_fields = emb.n_fields();
+    let device = act[0][0].device();
+    act.iter()
+        .enumerate()
+        .map(|(t, g)| {
+            let col: Vec<f32> = (0..n_fields)
+                .flat_map(|f| std::iter::repeat_n(coeffs[f.min(coeffs.len() - 1)][t] as f32, d))
+                .collect();
+            let w = crate::model::blocks::tensor2(col, 1, n_fields * d, &device);
+            g[0].clone() * w
+        })
+        .reduce(|x, y| x + y)
+        .expect("tasks")
+}
+
+/// When the numeric projection's bias has its own coefficients (per-tensor strategies), its
+/// gradient `Σ_t c_t Σ_b g_t[b, numeric block]` replaces the one the surrogate gave (which
+/// used the weight's coefficients).
+fn fix_numeric_bias(
+    emb: &FieldEmbedding,
+    act: &[Vec<Tensor<2>>],
+    coeffs: &[Vec<f64>],
+    gp: &mut GradientsParams,
+) {
+    let Some(bias) = emb.numeric.as_ref().and_then(|l| l.bias.as_ref()) else {
+        return;
+    };
+    let nb = coeffs.len();
+    if nb < 2 || coeffs[nb - 1] == coeffs[nb - 2] {
+        return;
+    }
+    let d = emb.dim;
+    let off = emb.tables.len() * d;
+    let grad = act
+        .iter()
+        .zip(&coeffs[nb - 1])
+        .map(|(g, c)| {
+            let [b, _] = g[0].dims();
+            g[0].clone()
+                .slice([0..b, off..off + d])
+                .sum_dim(0)
+                .squeeze_dim::<1>(0)
+                .mul_scalar(*c as f32)
+        })
+        .reduce(|x, y| x + y)
+        .expect("tasks");
+    let _ = gp.remove::<1>(bias.id);
+    gp.register(bias.id, grad);
 }
 
 fn combine_param<const D: usize>(
@@ -671,6 +873,17 @@ mod tests {
             ("shared_bottom", serde_yaml::Value::Null),
             ("mmoe", serde_yaml::Value::Null),
             ("ple", serde_yaml::Value::Null),
+            ("ple", serde_yaml::from_str("{shared: embedding}").unwrap()),
+            (
+                "ple",
+                serde_yaml::from_str("{shared: trunk, levels: 3, gate_bn: true}").unwrap(),
+            ),
+            ("mmoe", serde_yaml::from_str("{shared: embedding}").unwrap()),
+            (
+                "shared_bottom",
+                serde_yaml::from_str("{shared: embedding}").unwrap(),
+            ),
+            ("mmoe", serde_yaml::from_str("{batch_norm: true}").unwrap()),
             ("adatt", serde_yaml::Value::Null),
             ("esmm", serde_yaml::Value::Null),
             ("aitm", serde_yaml::Value::Null),
@@ -709,6 +922,22 @@ mod tests {
                 c.training = false;
                 let pass = stepper.heads_pass(&model, &b, &mut c);
                 let sparse = sparse_gram(emb, &b, &pass.act).unwrap();
+                // Per tensor too, when θ_s is the embedding alone.
+                let groups = sparse_grams(emb, &b, &pass.act).unwrap();
+                let dense = stepper.gram_groups(&reference).unwrap();
+                if dense.len() == groups.len() {
+                    for (p, (gs, gd)) in groups.iter().zip(&dense).enumerate() {
+                        for i in 0..3 {
+                            for j in 0..3 {
+                                let (a, r) = (gs[i][j], gd[i][j]);
+                                assert!(
+                                    (a - r).abs() <= 1e-4 * r.abs().max(1e-8),
+                                    "{name} group {p}: K[{i}][{j}] {a} vs {r}"
+                                );
+                            }
+                        }
+                    }
+                }
                 for i in 0..3 {
                     for j in 0..3 {
                         let (a, r) = (sparse[i][j], slow[i][j]);
@@ -729,6 +958,188 @@ mod tests {
                 }
                 assert!(fast[i][i] > 0.0, "{name}: task {i} has a zero gradient");
             }
+        }
+    }
+
+    /// `loss_reduction: mean` divides every task's gradient by T (Gram by T²); `with_l2` adds
+    /// `wd · θ` to the named parameters' gradients only.
+    #[test]
+    fn mean_reduction_and_group_l2() {
+        let dev = Device::flex().autodiff();
+        let inf = info(&[Binary, Binary, Regression]);
+        let model = build_model(
+            "mmoe",
+            &serde_yaml::Value::Null,
+            &inf,
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(4),
+            &dev,
+        )
+        .unwrap();
+        let b = batch(&inf, 16, 3, &dev);
+        let mut c = ctx(0);
+        c.training = false;
+        let sum = Stepper::new(&model, 2);
+        let (_, _, g_sum) = sum.per_task(&model, &b, &mut c);
+        let mean = Stepper::new(&model, 2).with_mean_loss(true, 3);
+        let mut c = ctx(0);
+        c.training = false;
+        let (_, _, g_mean) = mean.per_task(&model, &b, &mut c);
+        let (ks, km) = (sum.gram(&g_sum), mean.gram(&g_mean));
+        for i in 0..3 {
+            for j in 0..3 {
+                assert!((km[i][j] * 9.0 - ks[i][j]).abs() <= 1e-4 * ks[i][j].abs().max(1e-8));
+            }
+        }
+        let groups = crate::model::MultiTaskModel::param_groups(&model);
+        let emb = groups[0].1.clone();
+        let first = emb[0];
+        let l2 = Stepper::new(&model, 2).with_l2(0.5, emb);
+        let mut gp = GradientsParams::new();
+        l2.add_l2(&model, &mut gp);
+        let AnyModel::Mmoe(m) = &model else {
+            panic!("mmoe")
+        };
+        let table = m.embedding.tables[0].val().inner();
+        let got = gp.get::<2>(first).expect("table decayed");
+        let diff: f32 = (got - table.mul_scalar(0.5)).abs().max().into_scalar();
+        assert!(diff < 1e-7);
+        let expert_w = m.experts[0].layers[0].weight.id;
+        assert!(
+            gp.get::<2>(expert_w).is_none(),
+            "experts are not in the group"
+        );
+    }
+
+    /// `shared: trunk` on PLE puts every CGC level into θ_s: PCGrad then changes the experts'
+    /// and gates' gradients, which with `shared: embedding` it leaves as the plain sum.
+    #[test]
+    fn shared_trunk_on_ple_changes_which_parameters_pcgrad_touches() {
+        use crate::optim::PcGrad;
+        let dev = Device::flex().autodiff();
+        let inf = info(&[Binary, Binary, Regression]);
+        let build = |shared: &str| {
+            build_model(
+                "ple",
+                &serde_yaml::from_str(&format!("{{shared: {shared}}}")).unwrap(),
+                &inf,
+                &mut rand_chacha::ChaCha8Rng::seed_from_u64(4),
+                &dev,
+            )
+            .unwrap()
+        };
+        let b = batch(&inf, 32, 9, &dev);
+        let (trunk, emb) = (build("trunk"), build("embedding"));
+        let st = Stepper::new(&trunk, 2);
+        let se = Stepper::new(&emb, 2);
+        let AnyModel::Ple(p) = &trunk else {
+            panic!("ple")
+        };
+        let expert_w = p.levels[0].shared[0].layers[0].weight.id;
+        let gate_w = p.levels[0].task_gates[1].linear.weight.id;
+        let tower_w = p.towers[0].head.weight.id;
+        let ids_t: Vec<ParamId> = st.shared.iter().map(|(id, _)| *id).collect();
+        let ids_e: Vec<ParamId> = se.shared.iter().map(|(id, _)| *id).collect();
+        assert!(ids_t.contains(&expert_w) && ids_t.contains(&gate_w));
+        assert!(!ids_t.contains(&tower_w));
+        let AnyModel::Ple(pe) = &emb else {
+            panic!("ple")
+        };
+        let expert_e = pe.levels[0].shared[0].layers[0].weight.id;
+        let gate_e = pe.levels[0].task_gates[1].linear.weight.id;
+        assert!(!ids_e.contains(&expert_e) && !ids_e.contains(&gate_e));
+        assert_eq!(ids_e, burn::module::list_param_ids(&pe.embedding));
+        assert!(ids_e.len() < ids_t.len());
+        // Per-task gradients of the first shared expert's weight; PCGrad's combination vs the
+        // plain sum on the trunk.
+        let mut c = ctx(0);
+        c.training = false;
+        let (_, _, per_task) = st.per_task(&trunk, &b, &mut c);
+        let grams = st.gram_groups(&per_task).unwrap();
+        let a = PcGrad { shuffle: false }
+            .adjust_groups(&grams, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+        let coeffs = combined(&a[0]);
+        assert!(
+            coeffs.iter().any(|c| (c - 1.0).abs() > 1e-6),
+            "the tasks conflict on the trunk: {coeffs:?}"
+        );
+        let k = crate::optim::sum_grams(&grams);
+        assert!(k[0][1] < 0.0 || k[0][2] < 0.0 || k[1][2] < 0.0);
+        // Embedding mode: the expert is task-specific, so a per-task step gives it the plain
+        // summed gradient whatever the strategy does.
+        let mut c = ctx(0);
+        c.training = false;
+        let pass = se.heads_pass(&emb, &b, &mut c);
+        let AnyModel::Ple(pe) = &emb else {
+            panic!("ple")
+        };
+        let expert_e = pe.levels[0].shared[0].layers[0].weight.id;
+        assert!(
+            pass.gp.get::<2>(expert_e).is_some(),
+            "heads own the experts"
+        );
+    }
+
+    /// The embedding-only path with a different combination per tensor (per-tensor
+    /// MetaBalance): each table gets `Σ_t c[p][t] G_t[p]` with its own coefficients, and so do
+    /// the numeric projection's weight and bias — equal to combining separately computed
+    /// per-task gradients.
+    #[test]
+    fn per_tensor_combination_through_the_embedding_is_exact() {
+        let dev = Device::flex().autodiff();
+        let inf = info(&[Binary, Binary, Regression]);
+        let model = build_model(
+            "esmm",
+            &serde_yaml::Value::Null,
+            &inf,
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(5),
+            &dev,
+        )
+        .unwrap();
+        let b = batch(&inf, 32, 2, &dev);
+        let st = Stepper::new(&model, 2);
+        let emb = model.embedding_trunk().expect("embedding trunk");
+        let mut c = ctx(0);
+        c.training = false;
+        let pass = st.heads_pass(&model, &b, &mut c);
+        let groups = sparse_grams(emb, &b, &pass.act).unwrap();
+        assert_eq!(
+            groups.len(),
+            st.shared.len(),
+            "3 tables + numeric weight + bias"
+        );
+        let coeffs: Vec<Vec<f64>> = (0..groups.len())
+            .map(|p| {
+                (0..3)
+                    .map(|t| 0.5 + 0.25 * p as f64 - 0.2 * t as f64)
+                    .collect()
+            })
+            .collect();
+        let comb = embedding_combination(emb, &pass.act, &coeffs);
+        let mut grads = (pass.z[0].clone() * comb.autodiff()).sum().backward();
+        let ids: Vec<ParamId> = st.shared.iter().map(|(id, _)| *id).collect();
+        let mut got = GradientsParams::from_params(&mut grads, &model, &ids);
+        fix_numeric_bias(emb, &pass.act, &coeffs, &mut got);
+        let mut c = ctx(0);
+        c.training = false;
+        let (_, _, per_task) = st.per_task(&model, &b, &mut c);
+        for (p, (id, rank)) in st.shared.iter().enumerate() {
+            let mut want = GradientsParams::new();
+            let mut op = Combine {
+                gp: &mut want,
+                per_task: &per_task,
+                coeffs: &coeffs[p],
+            };
+            at_rank(*rank, *id, &mut op).unwrap();
+            let (g, w) = (
+                Flat(&got).run_at(*rank, *id),
+                Flat(&want).run_at(*rank, *id),
+            );
+            let diff: f32 = (g.clone() - w.clone()).abs().max().into_scalar();
+            let scale: f32 = w.abs().max().into_scalar();
+            assert!(
+                diff <= 1e-4 * scale.max(1e-6),
+                "tensor {p}: {diff} vs {scale}"
+            );
         }
     }
 }

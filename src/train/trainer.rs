@@ -92,14 +92,34 @@ impl<'d> Trainer<'d> {
         let autodiff = device.clone().autodiff();
         let model = build_model(spec.model, spec.options, &info, &mut rng, &autodiff)?;
         let mut optim = AdamConfig::new().with_epsilon(tc.adam_eps as f32);
-        if tc.weight_decay > 0.0 {
+        // `weight_decay_on: [all]`: Adam's own L2 on every parameter; named groups: the
+        // stepper adds `weight_decay · θ` to those parameters' gradients only.
+        let decay_all = tc.weight_decay_on.iter().any(|g| g == "all");
+        let mut l2_ids = Vec::new();
+        if !decay_all && tc.weight_decay > 0.0 {
+            let groups = crate::model::MultiTaskModel::param_groups(&model);
+            for g in &tc.weight_decay_on {
+                let Some((_, ids)) = groups.iter().find(|(name, _)| name == g) else {
+                    let have: Vec<&str> = groups.iter().map(|(n, _)| *n).collect();
+                    return Err(TrainError::DecayGroup {
+                        model: spec.model.to_string(),
+                        group: g.clone(),
+                        have: have.join(", "),
+                    });
+                };
+                l2_ids.extend(ids.iter().copied());
+            }
+        }
+        if decay_all && tc.weight_decay > 0.0 {
             optim = optim.with_weight_decay(Some(burn::optim::decay::WeightDecayConfig::new(
                 tc.weight_decay as f32,
             )));
         }
         let target = data.tasks.core().unwrap_or(data.tasks.len() - 1);
         let strategy = spec.grad.build(data.tasks.len(), target);
-        let stepper = Stepper::new(&model, target);
+        let stepper = Stepper::new(&model, target)
+            .with_mean_loss(tc.loss_reduction == "mean", data.tasks.len())
+            .with_l2(tc.weight_decay, l2_ids);
         let per_epoch = data.train.n.div_ceil(tc.batch_size.max(1));
         let per_epoch = if tc.max_steps_per_epoch > 0 {
             per_epoch.min(tc.max_steps_per_epoch)
@@ -139,7 +159,7 @@ impl<'d> Trainer<'d> {
     }
 
     fn model(&self) -> Result<&AnyModel, TrainError> {
-        self.model.as_ref().ok_or_else(|| TrainError::ModelLost)
+        self.model.as_ref().ok_or(TrainError::ModelLost)
     }
 
     /// One optimisation step on the training rows `rows`; returns the per-task loss values
@@ -149,7 +169,7 @@ impl<'d> Trainer<'d> {
         let batch = self.prep.batch(&self.data.train, rows, &self.autodiff);
         let every = self.train.grad_stats_every as u64;
         let want_stats = every > 0 && self.ctx.step.is_multiple_of(every);
-        let model = self.model.take().ok_or_else(|| TrainError::ModelLost)?;
+        let model = self.model.take().ok_or(TrainError::ModelLost)?;
         let (model, losses, stats) = self.stepper.step(
             model,
             &batch,
@@ -188,7 +208,7 @@ impl<'d> Trainer<'d> {
 
     /// Scores the current model on `split`.
     pub fn evaluate(&mut self, split: &Split) -> Result<Evaluation, TrainError> {
-        let model = self.model.as_ref().ok_or_else(|| TrainError::ModelLost)?;
+        let model = self.model.as_ref().ok_or(TrainError::ModelLost)?;
         evaluate(
             model,
             &self.prep,
@@ -303,9 +323,7 @@ impl<'d> Trainer<'d> {
         }
         let train_loss = sums.iter().map(|s| s / count.max(1) as f64).collect();
         self.record(epoch, train_loss)?;
-        self.curves
-            .last()
-            .ok_or_else(|| TrainError::NothingRecorded)
+        self.curves.last().ok_or(TrainError::NothingRecorded)
     }
 
     /// Whether early stopping ends training: more than `patience` epochs without an
@@ -320,10 +338,8 @@ impl<'d> Trainer<'d> {
         if self.curves.is_empty() {
             self.record(0, vec![f64::NAN; self.data.tasks.len()])?;
         }
-        let (_, best_epoch, best_step, best_model) = self
-            .best
-            .take()
-            .ok_or_else(|| TrainError::NothingRecorded)?;
+        let (_, best_epoch, best_step, best_model) =
+            self.best.take().ok_or(TrainError::NothingRecorded)?;
         let data = self.data;
         // Evaluate the snapshot at the step it was selected at, so step-dependent parts
         // (HTLNet's temperature) are those its validation score was measured with.

@@ -19,7 +19,9 @@ pub fn shared_bottom_of(c: &HtlNetConfig) -> SharedBottomConfig {
         embed_dim: c.embed_dim,
         bottom: c.bottom.clone(),
         tower: c.tower.clone(),
-        dropout: c.dropout,
+        dropout: c.dropout.into(),
+        batch_norm: false,
+        shared: "trunk".into(),
     }
 }
 

@@ -54,6 +54,18 @@ pub enum ZooError {
         /// Every preset, comma-separated.
         valid: String,
     },
+    /// The library's code does not have this model.
+    #[error("preset `{preset}` is {source_name}, which has no model `{model}`; it has: {models}")]
+    NotInLibrary {
+        /// The preset.
+        preset: String,
+        /// Where the library's settings come from.
+        source_name: String,
+        /// The model.
+        model: String,
+        /// The models the library has, comma-separated.
+        models: String,
+    },
     /// The model's folder has no settings for this library.
     #[error("preset `{preset}` has no settings for model `{model}`")]
     NoPreset {
@@ -170,6 +182,9 @@ macro_rules! zoo {
             fn temperature(&self, ctx: &ForwardCtx) -> Option<f64> {
                 match self { $(AnyModel::$variant(m) => m.temperature(ctx),)* }
             }
+            fn param_groups(&self) -> Vec<(&'static str, Vec<ParamId>)> {
+                match self { $(AnyModel::$variant(m) => m.param_groups(),)* }
+            }
         }
 
         /// All registered models, in the order `htl models` lists them.
@@ -260,6 +275,14 @@ pub fn preset(model: &str, name: &str) -> Result<(Mapping, Mapping), ZooError> {
         name: model.into(),
         registered: model_names(),
     })?;
+    if !lib.has(model) {
+        return Err(ZooError::NotInLibrary {
+            preset: name.into(),
+            source_name: lib.source.into(),
+            model: model.into(),
+            models: lib.models.join(", "),
+        });
+    }
     Ok((entry.preset_options(name)?, lib.train_keys()))
 }
 

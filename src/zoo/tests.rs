@@ -72,23 +72,49 @@ fn aitm_official() {
     assert_eq!(get(&o, "tower"), Some(&widths(&[128, 64, 32])));
     assert_eq!(get(&o, "alpha_cal"), Some(&Value::from(0.6)));
     assert_eq!(get(&t, "batch_size"), Some(&Value::from(2000u64)));
-    let (m, _) = preset("mmoe", "aitm_official").unwrap();
-    assert!(get(&m, "alpha_cal").is_none());
+    assert_eq!(
+        get(&o, "dropout"),
+        Some(&serde_yaml::from_str("[0.1, 0.3, 0.3]").unwrap())
+    );
+    assert_eq!(
+        get(&t, "weight_decay_on"),
+        Some(&serde_yaml::from_str("[embedding, attention]").unwrap())
+    );
+}
+
+/// A preset on a model its library's code does not have is an error naming the models it
+/// has.
+#[test]
+fn presets_apply_only_to_their_librarys_models() {
+    assert_eq!(
+        preset("mmoe", "aitm_official").unwrap_err().to_string(),
+        "preset `aitm_official` is the AITM authors' code (AITM.py), which has no model `mmoe`; it has: aitm"
+    );
+    assert_eq!(
+        preset("adatt", "mtreclib").unwrap_err().to_string(),
+        "preset `mtreclib` is MTReclib main.py (Multitask-Recommendation-Library), which has no model `adatt`; it has: dnn, shared_bottom, mmoe, ple, aitm"
+    );
+    assert!(preset("htlnet", "mtreclib").is_err() && preset("esmm", "mtreclib").is_err());
 }
 
 #[test]
-fn every_folder_has_every_preset_with_only_its_own_keys() {
+fn every_folder_has_its_librarys_presets_with_only_its_own_keys() {
     for e in registry() {
         let all: Mapping = serde_yaml::from_str(e.presets_yaml)
             .unwrap_or_else(|err| panic!("{}/presets.yaml: {err}", e.folder));
         let libs: Vec<&str> = all.keys().filter_map(Value::as_str).collect();
+        let has: Vec<&str> = PRESETS
+            .iter()
+            .copied()
+            .filter(|p| library(p).unwrap().has(e.name))
+            .collect();
         assert_eq!(
-            libs, PRESETS,
-            "{}/presets.yaml lists every library",
+            libs, has,
+            "{}/presets.yaml lists exactly the libraries that have the model",
             e.folder
         );
         let defaults = (e.defaults)();
-        for name in PRESETS {
+        for name in &has {
             let (o, _) = preset(e.name, name).unwrap();
             for k in o.keys() {
                 assert!(
@@ -220,4 +246,88 @@ fn build_errors_name_the_model_and_the_key() {
     assert!(e
         .to_string()
         .starts_with("unknown model `nope`; registered models: htlnet"));
+}
+
+/// `dropout: 1.5` (and a bad entry of a per-layer list) is an option error naming the key on
+/// every model.
+#[test]
+fn dropout_out_of_range_is_an_option_error_on_every_model() {
+    for e in registry() {
+        assert_eq!(
+            resolve_err(e.name, "{dropout: 1.5}"),
+            "`dropout: 1.5` must be in [0, 1)",
+            "{}",
+            e.name
+        );
+        if e.name != "htlnet" {
+            assert_eq!(
+                resolve_err(e.name, "{dropout: [0.1, 1.5]}"),
+                "`dropout[1]: 1.5` must be in [0, 1)",
+                "{}",
+                e.name
+            );
+            assert!((e.resolve)(&serde_yaml::from_str("{dropout: [0.1, 0.3]}").unwrap()).is_ok());
+        }
+    }
+}
+
+/// `preset: mtreclib` on MMoE builds a batch-norm after every hidden linear layer of every
+/// expert and tower.
+#[test]
+fn mtreclib_mmoe_builds_batch_norm_layers() {
+    let (o, t) = preset("mmoe", "mtreclib").unwrap();
+    assert_eq!(get(&t, "loss_reduction"), Some(&Value::from("mean")));
+    let inf = info(&[Binary, Binary, Regression]);
+    let dev = burn::tensor::Device::flex();
+    let m = build_model(
+        "mmoe",
+        &Value::Mapping(o),
+        &inf,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(1),
+        &dev,
+    )
+    .unwrap();
+    let AnyModel::Mmoe(m) = m else { panic!("mmoe") };
+    for ex in &m.experts {
+        assert_eq!(ex.bns.len(), 2);
+        assert_eq!(ex.dropout, vec![0.2, 0.2]);
+    }
+    for tw in &m.towers {
+        assert_eq!(tw.mlp.bns.len(), 2);
+    }
+    let plain = build_model(
+        "mmoe",
+        &Value::Null,
+        &inf,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(1),
+        &dev,
+    )
+    .unwrap();
+    let AnyModel::Mmoe(p) = plain else {
+        panic!("mmoe")
+    };
+    assert!(p.experts.iter().all(|e| e.bns.is_empty()));
+}
+
+/// MTReclib's AITM has a plain linear transfer without dropout on p; the official code's
+/// ReLU transfer drops out with the last tower layer's rate.
+#[test]
+fn aitm_linear_transfer_has_no_dropout_on_p() {
+    let inf = info(&[Binary, Binary, Regression]);
+    let dev = burn::tensor::Device::flex();
+    let build = |opts: &str| {
+        let m = build_model(
+            "aitm",
+            &serde_yaml::from_str(opts).unwrap(),
+            &inf,
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(1),
+            &dev,
+        )
+        .unwrap();
+        let AnyModel::Aitm(a) = m else { panic!("aitm") };
+        a.dropout
+    };
+    assert_eq!(build("{transfer: linear, dropout: 0.2}"), 0.0);
+    assert_eq!(build("{transfer: relu, dropout: 0.2}"), 0.2);
+    assert_eq!(build("{transfer: relu, dropout: [0.1, 0.3, 0.4]}"), 0.4);
 }
