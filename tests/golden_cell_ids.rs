@@ -78,7 +78,12 @@ fn shipped_experiments_keep_their_golden_cell_ids() {
 }
 
 /// Reference runs made with the current configuration.
-const CURRENT: &[&str] = &["quickstart", "htlnet_ablations", "htlnet_ablations_paper"];
+const CURRENT: &[&str] = &[
+    "quickstart",
+    "htlnet_ablations",
+    "htlnet_ablations_paper",
+    "baselines",
+];
 
 #[test]
 fn reference_runs_hold_the_ids_of_the_current_configuration() {
