@@ -83,6 +83,8 @@ const CURRENT: &[&str] = &[
     "htlnet_ablations",
     "htlnet_ablations_paper",
     "baselines",
+    "aliexpress_sample",
+    "ali_ccp_sample",
 ];
 
 #[test]
