@@ -433,7 +433,7 @@ fn core_head(loss: CoreLoss, data: &Dataset) -> Result<CoreHead, TrainError> {
         ("test", &data.test),
     ] {
         let bad: Vec<usize> = (0..split.labels[c].len())
-            .filter(|&r| !(split.labels[c][r] >= 0.0 && split.labels[c][r].is_finite()))
+            .filter(|&r| split.labels[c][r] < 0.0 || !split.labels[c][r].is_finite())
             .collect();
         if let Some(&first) = bad.first() {
             return Err(TrainError::ZilnTarget(format!(
