@@ -1,5 +1,5 @@
-//! Pieces several baselines share: softmax gates, gated expert mixing, option checks and the
-//! mapping from task kinds to prediction types.
+//! Pieces several baselines share: softmax gates, gated expert mixing and option checks. (A
+//! task's prediction type comes from its tower: `crate::model::blocks::Tower::predict`.)
 
 use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear};
@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::TaskKind;
 use crate::model::blocks::{linear, Mlp};
-use crate::model::{BuildInfo, OptionError, Pred};
+use crate::model::{BuildInfo, OptionError};
 
 /// A softmax gate over `n` experts: `softmax(BN?(W x + b))`.
 ///
@@ -72,15 +72,6 @@ pub fn binary_flags(info: &BuildInfo) -> Vec<bool> {
         .iter()
         .map(|t| t.kind == TaskKind::Binary)
         .collect()
-}
-
-/// A head output as a prediction: logit for a binary task, value for the core task.
-pub fn as_pred(out: Tensor<1>, binary: bool) -> Pred {
-    if binary {
-        Pred::Logit(out)
-    } else {
-        Pred::Value(out)
-    }
 }
 
 pub use crate::model::{check_at_least, check_dropout, check_enum, check_widths};

@@ -407,6 +407,7 @@ fn models() -> Result<()> {
         println!();
     }
     println!("Every model also takes `grad:` sum | pcgrad | metabalance | htl (or a map with `name:` and options).");
+    println!("Every model also takes `train.core_loss:` mse (default) | ziln (a three-output core head p(y>0), μ, σ trained with the zero-inflated log-normal loss on the raw scale; needs `core_transform: none`).");
     Ok(())
 }
 

@@ -76,6 +76,7 @@ fn residual_switch_changes_the_output() {
     c.training = false;
     let a = on.forward(&b, &mut c).preds[0]
         .tensor()
+        .unwrap()
         .clone()
         .into_data()
         .try_into_vec::<f32>()
@@ -83,6 +84,7 @@ fn residual_switch_changes_the_output() {
     let off = Adatt { residual: 0, ..on };
     let z = off.forward(&b, &mut c).preds[0]
         .tensor()
+        .unwrap()
         .clone()
         .into_data()
         .try_into_vec::<f32>()

@@ -9,12 +9,12 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::common::{as_pred, binary_flags, check_at_least, check_enum, check_widths};
+use super::common::{binary_flags, check_at_least, check_enum, check_widths};
 use crate::model::blocks::{dropout, linear, Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::fusion::Ifu;
 use crate::model::{
     check_range, Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput,
-    MultiTaskModel, OptionError, RangeKind,
+    MultiTaskModel, OptionError, Pred, RangeKind,
 };
 
 /// Options of `model: aitm` (YAML keys are the field names). Kept equal to `defaults.yaml` and
@@ -182,16 +182,15 @@ impl Aitm {
             } else {
                 attention_of.push(usize::MAX);
             }
-            outputs.push(
-                Tower::new(
-                    k,
-                    &cfg.head,
-                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
-                    rng,
-                    device,
-                )
-                .with_bias(info.init_bias[t]),
-            );
+            outputs.push(Tower::for_task(
+                k,
+                &cfg.head,
+                MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                info,
+                t,
+                rng,
+                device,
+            ));
         }
         let none = attention.len();
         for a in &mut attention_of {
@@ -255,11 +254,11 @@ impl MultiTaskModel for Aitm {
                 }
                 _ => q,
             };
-            let out = self.outputs[t].forward(z.clone(), ctx);
-            if self.binary[t] {
+            let pred = self.outputs[t].predict(z.clone(), ctx, self.binary[t]);
+            if let Pred::Logit(out) = &pred {
                 probs.push(sigmoid(out.clone()));
             }
-            preds.push(as_pred(out, self.binary[t]));
+            preds.push(pred);
             prev = Some(z);
         }
         let extra_losses = if self.alpha_cal > 0.0 {

@@ -6,7 +6,7 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::common::{as_pred, binary_flags, check_at_least, check_widths};
+use super::common::{binary_flags, check_at_least, check_widths};
 use crate::model::blocks::{Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::{
     Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
@@ -100,10 +100,8 @@ pub struct Dnn {
 impl Dnn {
     /// Builds one network per task of `info.tasks`; head biases from `info.init_bias`.
     pub fn new(cfg: &DnnConfig, info: &BuildInfo, rng: &mut ChaCha8Rng, device: &Device) -> Self {
-        let nets = info
-            .init_bias
-            .iter()
-            .map(|&b| {
+        let nets = (0..info.tasks.len())
+            .map(|t| {
                 let embedding =
                     FieldEmbedding::new(&info.vocabs, info.n_numeric, cfg.embed_dim, rng, device);
                 let d_in = embedding.out_dim();
@@ -115,14 +113,15 @@ impl Dnn {
                     device,
                 );
                 let d_b = bottom.out_dim(d_in);
-                let tower = Tower::new(
+                let tower = Tower::for_task(
                     d_b,
                     &cfg.tower,
                     MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    info,
+                    t,
                     rng,
                     device,
-                )
-                .with_bias(b);
+                );
                 TaskNet {
                     embedding,
                     bottom,
@@ -156,7 +155,7 @@ impl MultiTaskModel for Dnn {
             .map(|(net, &bin)| {
                 let e = net.embedding.forward(&batch.cat, batch.num.as_ref());
                 let h = net.bottom.forward(e, ctx);
-                as_pred(net.tower.forward(h, ctx), bin)
+                net.tower.predict(h, ctx, bin)
             })
             .collect();
         ModelOutput {

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::common::{binary_flags, check_at_least, check_enum, check_widths};
-use crate::model::blocks::{tensor1, Dropout, FieldEmbedding, MlpSpec, Tower};
+use crate::model::blocks::{tensor1, CoreLoss, Dropout, FieldEmbedding, Head, MlpSpec, Tower};
 use crate::model::{
     Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
     OptionError, Pred,
@@ -83,6 +83,22 @@ pub fn conditional_biases(marginal_logits: &[f32]) -> Vec<f32> {
         .collect()
 }
 
+/// A ZILN head `[batch, 3]` whose probability of `y > 0` goes through the chain: column 0
+/// becomes the logit of `P_k · sigmoid(z_p)` (clamped to [1e-7, 1 − 1e-7]), μ and σ stay.
+///
+/// # Shapes
+/// `head: [batch, 3]`, `chain: [batch]` → `[batch, 3]`
+pub fn ziln_through_chain(head: Tensor<2>, chain: Tensor<1>) -> Tensor<2> {
+    let b = head.dims()[0];
+    let q = sigmoid(head.clone().slice([0..b, 0..1]).squeeze_dim::<1>(1));
+    let p = (chain * q).clamp(1e-7, 1.0 - 1e-7);
+    let logit = p.clone().log() - p.neg().add_scalar(1.0).log();
+    Tensor::cat(
+        vec![logit.unsqueeze_dim::<2>(1), head.slice([0..b, 1..3])],
+        1,
+    )
+}
+
 /// `model: esmm` in the zoo.
 pub struct EsmmModel;
 
@@ -115,9 +131,11 @@ pub struct Esmm {
     /// One tower per task: conditional-probability logits for binary tasks; the core value
     /// (`separate`) or the conditional amount (`expected_value`) for the core task.
     pub towers: Vec<Tower>,
-    /// `expected_value` only: the transformed value of a row outside the chain's end
-    /// (learned scalar `[1]`), see the README.
+    /// `expected_value` with an MSE core only: the transformed value of a row outside the
+    /// chain's end (learned scalar `[1]`), see the README.
     pub zero_value: Option<Param<Tensor<1>>>,
+    /// `expected_value` with a ZILN core: p(y > 0) = P_k · sigmoid(z_p) (see the README).
+    pub ziln_through_chain: bool,
     /// Binary flag per task.
     pub binary: Vec<bool>,
 }
@@ -146,23 +164,26 @@ impl Esmm {
         bias.extend_from_slice(&info.init_bias[k..]);
         let towers = bias
             .iter()
-            .map(|&b| {
-                Tower::new(
+            .enumerate()
+            .map(|(t, &b)| {
+                Tower::for_head(
                     d_e,
                     &cfg.tower,
                     MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+                    &Head::of(info, t).with_bias(b),
                     rng,
                     device,
                 )
-                .with_bias(b)
             })
             .collect();
-        let zero_value =
-            expected.then(|| Param::from_tensor(tensor1(vec![info.init_bias[k]], device)));
+        let ziln = info.core_head.loss() == CoreLoss::Ziln;
+        let zero_value = (expected && !ziln)
+            .then(|| Param::from_tensor(tensor1(vec![info.init_bias[k]], device)));
         Ok(Self {
             embedding,
             towers,
             zero_value,
+            ziln_through_chain: expected && ziln,
             binary,
         })
     }
@@ -176,8 +197,9 @@ impl MultiTaskModel for Esmm {
 
     /// Binary t: `c_t = sigmoid(tower_t(e))` = p(a_t | a_{t-1} = 1); task 1 predicts its
     /// logit, task t > 1 the chain probability `P_t = Π_{j≤t} c_j`. Core: `tower_c(e)`
-    /// (`separate`) or `P_k · tower_c(e) + (1 - P_k) · z0` (`expected_value`). Records
-    /// `cond_<t>` `[batch, 1]` (the conditional probabilities).
+    /// (`separate`) or `P_k · tower_c(e) + (1 - P_k) · z0` (`expected_value`); with a ZILN
+    /// core, `expected_value` makes p(y > 0) = `P_k · sigmoid(z_p)`. Records `cond_<t>`
+    /// `[batch, 1]` (the conditional probabilities).
     fn heads(
         &self,
         inputs: &[Vec<Tensor<2>>],
@@ -188,19 +210,25 @@ impl MultiTaskModel for Esmm {
         let mut chain: Option<Tensor<1>> = None;
         let mut aux = Vec::new();
         for (t, (tower, z)) in self.towers.iter().zip(inputs).enumerate() {
-            let out = tower.forward(z[0].clone(), ctx);
             if !self.binary[t] {
-                let pred = match (&self.zero_value, &chain) {
-                    (Some(z0), Some(p)) => {
-                        let z0 = z0.val();
-                        let one_minus = p.clone().neg().add_scalar(1.0);
-                        p.clone() * out + one_minus * z0
+                let pred = match (tower.predict(z[0].clone(), ctx, false), &chain) {
+                    (Pred::Value(out), Some(p)) => match &self.zero_value {
+                        Some(z0) => {
+                            let z0 = z0.val();
+                            let one_minus = p.clone().neg().add_scalar(1.0);
+                            Pred::Value(p.clone() * out + one_minus * z0)
+                        }
+                        None => Pred::Value(out),
+                    },
+                    (Pred::Ziln(h), Some(p)) if self.ziln_through_chain => {
+                        Pred::Ziln(ziln_through_chain(h, p.clone()))
                     }
-                    _ => out,
+                    (pred, _) => pred,
                 };
-                preds.push(Pred::Value(pred));
+                preds.push(pred);
                 continue;
             }
+            let out = tower.forward(z[0].clone(), ctx);
             let c = sigmoid(out.clone());
             if ctx.record {
                 aux.push((format!("cond_{t}"), c.clone().unsqueeze_dim::<2>(1)));

@@ -24,6 +24,7 @@ fn values(p: &Pred) -> Vec<f32> {
     let t = match p {
         Pred::Logit(z) => sigmoid(z.clone()),
         Pred::Prob(x) | Pred::Value(x) => x.clone(),
+        Pred::Ziln(_) => panic!("a ZILN head has no single value"),
     };
     t.into_data().try_into_vec::<f32>().unwrap()
 }

@@ -6,8 +6,8 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::common::{as_pred, binary_flags, check_at_least, check_widths, mix, run_experts, Gate};
-use crate::model::blocks::{Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
+use super::common::{binary_flags, check_at_least, check_widths, mix, run_experts, Gate};
+use crate::model::blocks::{task_towers, Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::{
     Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
     OptionError,
@@ -131,20 +131,14 @@ impl Mmoe {
         let gates = (0..n)
             .map(|_| Gate::new(d_e, cfg.n_experts, cfg.gate_bn, rng, device))
             .collect();
-        let towers = info
-            .init_bias
-            .iter()
-            .map(|&b| {
-                Tower::new(
-                    d_x,
-                    &cfg.tower,
-                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
-                    rng,
-                    device,
-                )
-                .with_bias(b)
-            })
-            .collect();
+        let towers = task_towers(
+            info,
+            d_x,
+            &cfg.tower,
+            &MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+            rng,
+            device,
+        );
         Self {
             embedding,
             experts,
@@ -193,7 +187,7 @@ impl MultiTaskModel for Mmoe {
             } else {
                 mix(g, &run_experts(&self.experts, &z[0], ctx))
             };
-            preds.push(as_pred(tower.forward(f, ctx), self.binary[t]));
+            preds.push(tower.predict(f, ctx, self.binary[t]));
         }
         ModelOutput {
             preds,

@@ -8,10 +8,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    as_pred, binary_flags, check_at_least, check_levels, check_widths, level_widths, mix,
-    run_experts, Gate,
+    binary_flags, check_at_least, check_levels, check_widths, level_widths, mix, run_experts, Gate,
 };
-use crate::model::blocks::{Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
+use crate::model::blocks::{task_towers, Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::{
     Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
     OptionError,
@@ -178,20 +177,14 @@ impl Ple {
             });
             d_in = *w.last().expect("validated: expert widths");
         }
-        let towers = info
-            .init_bias
-            .iter()
-            .map(|&b| {
-                Tower::new(
-                    d_in,
-                    &cfg.tower,
-                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
-                    rng,
-                    device,
-                )
-                .with_bias(b)
-            })
-            .collect();
+        let towers = task_towers(
+            info,
+            d_in,
+            &cfg.tower,
+            &MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+            rng,
+            device,
+        );
         Self {
             embedding,
             levels,
@@ -307,7 +300,7 @@ impl MultiTaskModel for Ple {
             .iter()
             .zip(x)
             .zip(&self.binary)
-            .map(|((tower, h), &bin)| as_pred(tower.forward(h, ctx), bin))
+            .map(|((tower, h), &bin)| tower.predict(h, ctx, bin))
             .collect();
         ModelOutput {
             preds,

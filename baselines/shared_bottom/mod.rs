@@ -7,11 +7,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::TaskKind;
-use crate::model::blocks::{Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
+use crate::model::blocks::{task_towers, Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::{check_at_least, check_widths};
 use crate::model::{
     Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput, MultiTaskModel,
-    OptionError, Pred,
+    OptionError,
 };
 
 /// Options of `model: shared_bottom` (YAML keys are the field names).
@@ -118,20 +118,14 @@ impl SharedBottom {
             device,
         );
         let d_b = bottom.out_dim(d_in);
-        let towers = info
-            .init_bias
-            .iter()
-            .map(|&b| {
-                Tower::new(
-                    d_b,
-                    &cfg.tower,
-                    MlpSpec::new(&cfg.dropout, cfg.batch_norm),
-                    rng,
-                    device,
-                )
-                .with_bias(b)
-            })
-            .collect();
+        let towers = task_towers(
+            info,
+            d_b,
+            &cfg.tower,
+            &MlpSpec::new(&cfg.dropout, cfg.batch_norm),
+            rng,
+            device,
+        );
         let binary = info
             .tasks
             .tasks()
@@ -177,12 +171,7 @@ impl MultiTaskModel for SharedBottom {
                 } else {
                     self.bottom.forward(z[0].clone(), ctx)
                 };
-                let out = tower.forward(h, ctx);
-                if bin {
-                    Pred::Logit(out)
-                } else {
-                    Pred::Value(out)
-                }
+                tower.predict(h, ctx, bin)
             })
             .collect();
         ModelOutput {

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::data::{DatasetSpec, TaskChain, TaskKind};
 use crate::metrics::MetricTask;
+pub use crate::model::blocks::CoreLoss;
 use crate::optim::GradSpec;
 use crate::zoo::find_model;
 
@@ -62,6 +63,12 @@ pub struct TrainConfig {
     /// Scale of the core target in the loss: `standardize`, `log1p_standardize`, `log1p` or
     /// `none` (MSE on the raw scale, the paper's regime).
     pub core_transform: CoreScale,
+    /// Loss of the core task: `mse` (default; on the `core_transform` scale) or `ziln` (the
+    /// zero-inflated log-normal loss on the raw scale, with a three-output core head; needs
+    /// `core_transform: none` and a chain with a regression task). Left out of the cell
+    /// config when `mse`, so experiments that do not write it keep their cell ids.
+    #[serde(default, skip_serializing_if = "CoreLoss::is_mse")]
+    pub core_loss: CoreLoss,
     /// Batch size for evaluation.
     pub eval_batch_size: usize,
     /// Write per-task gradient statistics (`grad_stats.csv`) every this many steps (0 =
@@ -85,6 +92,7 @@ impl Default for TrainConfig {
             patience: 2,
             monitor: Monitor::All,
             core_transform: CoreScale::Standardize,
+            core_loss: CoreLoss::Mse,
             eval_batch_size: 8192,
             grad_stats_every: 20,
             max_steps_per_epoch: 0,
@@ -206,6 +214,12 @@ pub enum TrainKeyError {
     /// `core_transform` is not a known spelling.
     #[error("unknown `core_transform` `{0}`; valid: standardize, log1p_standardize, log1p, none")]
     CoreTransform(String),
+    /// `core_loss: ziln` with a transformed core target.
+    #[error("`core_loss: ziln` models the raw core value, so it needs `core_transform: none`, not `{0}`; write `core_transform: none` beside `core_loss: ziln`")]
+    ZilnTransform(String),
+    /// `core_loss: ziln` on a chain without a regression task.
+    #[error("`core_loss: ziln` is the loss of the core regression task, but the task chain ({0}) has none; remove `core_loss: ziln` or end the chain with a regression task")]
+    ZilnWithoutCore(String),
     /// `epochs: 0`.
     #[error("`epochs` must be at least 1")]
     Epochs,
@@ -590,7 +604,9 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
         let m = merge(&merge(&merge(under, &base_train), &raw.base.train), over);
         let t: TrainConfig = serde_yaml::from_value(serde_yaml::Value::Mapping(m))
             .map_err(|e| ConfigError(format!("{file}: key `{key}`: {e}")))?;
-        validate_train(&t).map_err(|e| ConfigError(format!("{file}: key `{key}`: {e}")))?;
+        validate_train(&t)
+            .and_then(|()| check_core_loss(&t, &chain))
+            .map_err(|e| ConfigError(format!("{file}: key `{key}`: {e}")))?;
         t.monitor
             .check(&chain)
             .map_err(|e| ConfigError(format!("{file}: key `{key}.monitor`: {e}")))?;
@@ -902,6 +918,23 @@ fn preset_changes(without: &TrainConfig, with: &TrainConfig) -> Vec<String> {
         .collect();
     out.sort();
     out
+}
+
+/// `core_loss: ziln` needs the raw core target and a chain that has one.
+fn check_core_loss(t: &TrainConfig, chain: &TaskChain) -> Result<(), TrainKeyError> {
+    if t.core_loss != CoreLoss::Ziln {
+        return Ok(());
+    }
+    if chain.core().is_none() {
+        let names: Vec<&str> = chain.tasks().iter().map(|t| t.name.as_str()).collect();
+        return Err(TrainKeyError::ZilnWithoutCore(names.join(", ")));
+    }
+    if t.core_transform != CoreScale::None {
+        return Err(TrainKeyError::ZilnTransform(
+            t.core_transform.as_str().to_string(),
+        ));
+    }
+    Ok(())
 }
 
 fn validate_train(t: &TrainConfig) -> Result<(), TrainKeyError> {

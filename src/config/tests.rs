@@ -305,3 +305,52 @@ fn a_dataset_file_that_is_not_a_mapping_is_named() {
         format!("{}: expected a mapping: an experiment (with `dataset` and `variants`) or a dataset spec (with `synthetic`, `preset` or `path`), found a string", p.display())
     );
 }
+
+#[test]
+fn core_loss_is_left_out_of_the_cell_config_unless_ziln() {
+    let e = parse(&format!(
+        "{BASE}variants: [{{label: M, model: htlnet}}, {{label: Z, model: htlnet, train: {{core_loss: ziln, core_transform: none}}}}]\n"
+    ))
+    .unwrap();
+    let mse = serde_json::to_value(&e.cells[2].train).unwrap();
+    assert!(mse.get("core_loss").is_none(), "{mse}");
+    let z = &e.cells[4].train;
+    assert_eq!(z.core_loss, CoreLoss::Ziln);
+    assert_eq!(serde_json::to_value(z).unwrap()["core_loss"], "ziln");
+    let yaml = serde_yaml::to_string(&e.cells[4]).unwrap();
+    assert!(yaml.contains("core_loss: ziln"), "{yaml}");
+    // Writing the default changes nothing, so the id is that of a config without the key.
+    let explicit = parse(&format!(
+        "{BASE}variants: [{{label: M, model: htlnet, train: {{core_loss: mse}}}}]\n"
+    ))
+    .unwrap();
+    assert_eq!(explicit.cells[2].id(), e.cells[2].id());
+}
+
+#[test]
+fn core_loss_errors_name_the_key_the_value_and_the_fix() {
+    let e = parse(&format!(
+        "{BASE}train: {{core_loss: lognormal}}\nvariants: [{{model: htlnet}}]\n"
+    ))
+    .unwrap_err();
+    assert_eq!(
+        e.0,
+        "exp.yaml: key `train`: unknown `core_loss` `lognormal`; valid: mse, ziln"
+    );
+    let e = parse(&format!(
+        "{BASE}variants: [{{model: mmoe, train: {{core_loss: ziln}}}}]\n"
+    ))
+    .unwrap_err();
+    assert_eq!(
+        e.0,
+        "exp.yaml: key `variants[0].train`: `core_loss: ziln` models the raw core value, so it needs `core_transform: none`, not `standardize`; write `core_transform: none` beside `core_loss: ziln`"
+    );
+    let e = parse(
+        "dataset: {path: x.csv, tasks: [{name: visit, kind: binary}, {name: buy, kind: binary}]}\ntrain: {core_loss: ziln, core_transform: none}\nvariants: [{model: esmm}]\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.0,
+        "exp.yaml: key `train`: `core_loss: ziln` is the loss of the core regression task, but the task chain (visit, buy) has none; remove `core_loss: ziln` or end the chain with a regression task"
+    );
+}

@@ -283,9 +283,15 @@ impl HtlNet {
             let d_in = e_dim
                 + if r.is_some() { cfg.ifu_dim } else { 0 }
                 + if l.is_some() { cfg.ifu_dim } else { 0 };
-            towers.push(
-                Tower::new(d_in, &cfg.tower, cfg.dropout, rng, device).with_bias(info.init_bias[t]),
-            );
+            towers.push(Tower::for_task(
+                d_in,
+                &cfg.tower,
+                cfg.dropout,
+                info,
+                t,
+                rng,
+                device,
+            ));
             // A label embedding is only useful when some later task reads it.
             let feeds_later = transfer && t + 1 < n;
             leus.push(
@@ -365,12 +371,15 @@ impl MultiTaskModel for HtlNet {
             }
             parts.push(e);
             let x = Tensor::cat(parts, 1);
-            let (hidden, out) = self.towers[t].forward_all(x, ctx);
+            // The core head's output (one value, or ZILN's three) feeds nothing later; `rep`
+            // is a hidden layer of the tower, whatever the head.
+            let (hidden, pred) = self.towers[t].predict_all(x, ctx, self.binary[t]);
             reps.push(Self::detach_if(
                 self.detach_rep,
                 hidden[self.rep_index].clone(),
             ));
-            if let Some(leu) = &self.leus[t] {
+            // LEUs exist on binary tasks only, whose prediction is a logit.
+            if let (Some(leu), Pred::Logit(out)) = (&self.leus[t], &pred) {
                 // Relaxed Gumbel-softmax: with p attached, the sample is differentiable
                 // w.r.t. this task's logit.
                 let p = Self::detach_if(self.detach_p, sigmoid(out.clone()));
@@ -380,11 +389,7 @@ impl MultiTaskModel for HtlNet {
                 let s = Leu::distribution(p, tau, noise);
                 les.push(Self::detach_if(self.detach_le, leu.forward(s)));
             }
-            preds.push(if self.binary[t] {
-                Pred::Logit(out)
-            } else {
-                Pred::Value(out)
-            });
+            preds.push(pred);
         }
         ModelOutput {
             preds,

@@ -312,7 +312,7 @@ fn chains_of_two_three_four_tasks_and_binary_only_give_finite_outputs() {
             let out = m.forward(&b, &mut ctx(1));
             assert_eq!(out.preds.len(), kinds.len());
             for p in &out.preds {
-                assert_eq!(p.tensor().dims(), [8]);
+                assert_eq!(p.tensor().unwrap().dims(), [8]);
             }
             let total = task_losses(&out, &b)
                 .into_iter()
@@ -359,6 +359,7 @@ fn training_noise_changes_le_but_evaluation_is_deterministic() {
         c.training = training;
         m.forward(&b, &mut c).preds[1]
             .tensor()
+            .unwrap()
             .clone()
             .into_data()
             .try_into_vec::<f32>()

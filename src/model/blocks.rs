@@ -13,6 +13,8 @@ use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
 use super::def::{check_range, OptionError, RangeKind};
+use super::{BuildInfo, Pred};
+use crate::data::TaskKind;
 
 /// Standard deviation of the normal initialiser of embedding tables, for every model (MTReclib
 /// initialises its embeddings Xavier-uniform; the difference is a row in each baseline
@@ -61,11 +63,163 @@ pub fn linear(
 
 /// Sets the bias of a 1-unit head (used for base-rate initialisation, SPEC §7).
 pub fn set_head_bias(head: Linear, value: f32) -> Linear {
-    let device = head.weight.val().device();
     let d_out = head.weight.val().dims()[1];
+    set_head_biases(head, &vec![value; d_out])
+}
+
+/// Sets the bias of a head to `values` (one per output unit).
+pub fn set_head_biases(head: Linear, values: &[f32]) -> Linear {
+    let device = head.weight.val().device();
     Linear {
         weight: head.weight,
-        bias: Some(Param::from_tensor(tensor1(vec![value; d_out], &device))),
+        bias: Some(Param::from_tensor(tensor1(values.to_vec(), &device))),
+    }
+}
+
+/// The core task's loss (YAML `train.core_loss`). It is stored in the cell config with its
+/// YAML spelling, and only when it is not the default `mse`, so that cells of experiments that
+/// do not write it keep their ids. It lives among the blocks because it sets the width of the
+/// core head ([`core_out_dim`]), which every model's core tower takes from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum CoreLoss {
+    /// `mse`: one output, squared error on the `core_transform` scale.
+    #[default]
+    Mse,
+    /// `ziln`: three outputs `(z_p, z_μ, z_σ)` and the zero-inflated log-normal loss on the
+    /// raw scale (`crate::train::ziln`); the prediction is its expectation.
+    Ziln,
+}
+
+/// A `core_loss` value that is neither `mse` nor `ziln`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown `core_loss` `{0}`; valid: mse, ziln")]
+pub struct UnknownCoreLoss(pub String);
+
+impl CoreLoss {
+    /// The YAML spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoreLoss::Mse => "mse",
+            CoreLoss::Ziln => "ziln",
+        }
+    }
+
+    /// Whether this is the default `mse` (then the cell config leaves the key out).
+    pub fn is_mse(&self) -> bool {
+        *self == CoreLoss::Mse
+    }
+}
+
+impl std::fmt::Display for CoreLoss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for CoreLoss {
+    type Error = UnknownCoreLoss;
+    fn try_from(s: String) -> Result<Self, UnknownCoreLoss> {
+        match s.as_str() {
+            "mse" => Ok(CoreLoss::Mse),
+            "ziln" => Ok(CoreLoss::Ziln),
+            _ => Err(UnknownCoreLoss(s)),
+        }
+    }
+}
+
+impl From<CoreLoss> for String {
+    fn from(c: CoreLoss) -> String {
+        c.as_str().to_string()
+    }
+}
+
+/// Width of the core task's head under `loss`: 1 (`mse`: the value) or 3 (`ziln`: `z_p`,
+/// `z_μ`, `z_σ`). The one place every model's core tower gets its width from.
+pub fn core_out_dim(loss: CoreLoss) -> usize {
+    match loss {
+        CoreLoss::Mse => 1,
+        CoreLoss::Ziln => 3,
+    }
+}
+
+/// The core head of a model being built: its loss and, with `ziln`, the initial bias of its
+/// three outputs (`crate::train::ziln::ziln_init_bias` of the training target; the trainer
+/// fills it in).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum CoreHead {
+    /// One output, initialised like every head from `BuildInfo::init_bias`.
+    #[default]
+    Mse,
+    /// Three outputs with these initial biases `[z_p, z_μ, z_σ]`.
+    Ziln {
+        /// Initial biases.
+        bias: [f32; 3],
+    },
+}
+
+impl CoreHead {
+    /// The loss this head is trained with.
+    pub fn loss(&self) -> CoreLoss {
+        match self {
+            CoreHead::Mse => CoreLoss::Mse,
+            CoreHead::Ziln { .. } => CoreLoss::Ziln,
+        }
+    }
+
+    /// Output width ([`core_out_dim`]).
+    pub fn out_dim(&self) -> usize {
+        core_out_dim(self.loss())
+    }
+}
+
+/// What a task's output layer is: its width, its initial bias (one value per unit) and whether
+/// it is a ZILN core head. [`Head::of`] derives it from the task's kind and the core head.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Head {
+    /// Output units.
+    pub width: usize,
+    /// Initial bias per unit.
+    pub bias: Vec<f32>,
+    /// The core head under `core_loss: ziln` (its output is `[batch, 3]`).
+    pub ziln: bool,
+}
+
+impl Head {
+    /// Task `t`'s head: one unit with bias `info.init_bias[t]` for a binary task or an MSE
+    /// core; for a ZILN core, [`core_out_dim`] units with the ZILN bias of `info.core_head`.
+    pub fn of(info: &BuildInfo, t: usize) -> Self {
+        let b = info.init_bias.get(t).copied().unwrap_or(0.0);
+        let core = info
+            .tasks
+            .tasks()
+            .get(t)
+            .is_some_and(|task| task.kind == TaskKind::Regression);
+        match (core, info.core_head) {
+            (true, CoreHead::Ziln { bias }) => Self {
+                width: core_out_dim(CoreLoss::Ziln),
+                bias: bias.to_vec(),
+                ziln: true,
+            },
+            _ => Self {
+                width: 1,
+                bias: vec![b],
+                ziln: false,
+            },
+        }
+    }
+
+    /// The same head with the bias of a one-unit head replaced by `value` (e.g. ESMM's
+    /// conditional rates); a ZILN head keeps its own three biases.
+    pub fn with_bias(self, value: f32) -> Self {
+        if self.ziln {
+            self
+        } else {
+            Self {
+                bias: vec![value; self.width],
+                ..self
+            }
+        }
     }
 }
 
@@ -322,13 +476,16 @@ impl Mlp {
     }
 }
 
-/// A task tower: an MLP and a 1-unit linear head.
+/// A task tower: an MLP and a linear head (one unit, or three for a ZILN core, see [`Head`]).
 #[derive(Module, Debug)]
 pub struct Tower {
     /// Hidden layers.
     pub mlp: Mlp,
-    /// Output unit (logit for a binary task, value for the core task).
+    /// Output units (logit for a binary task, value for an MSE core, `z_p, z_μ, z_σ` for a
+    /// ZILN core).
     pub head: Linear,
+    /// The head is a ZILN core head (`[batch, 3]` output).
+    pub ziln: bool,
 }
 
 impl Tower {
@@ -342,17 +499,57 @@ impl Tower {
     ) -> Self {
         let mlp = Mlp::new(d_in, hidden, spec, rng, device);
         let head = linear(mlp.out_dim(d_in), 1, true, rng, device);
-        Self { mlp, head }
+        Self {
+            mlp,
+            head,
+            ziln: false,
+        }
     }
 
-    /// Sets the head's bias.
+    /// A tower `d_in → hidden… → head.width` with the head's bias. Draws exactly what
+    /// [`Tower::new`] draws for a one-unit head.
+    pub fn for_head(
+        d_in: usize,
+        hidden: &[usize],
+        spec: impl Into<MlpSpec>,
+        head: &Head,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
+        let mlp = Mlp::new(d_in, hidden, spec, rng, device);
+        let out = linear(mlp.out_dim(d_in), head.width, true, rng, device);
+        Self {
+            mlp,
+            head: set_head_biases(out, &head.bias),
+            ziln: head.ziln,
+        }
+    }
+
+    /// Task `t`'s tower of `info`: [`Tower::for_head`] with [`Head::of`]`(info, t)`.
+    pub fn for_task(
+        d_in: usize,
+        hidden: &[usize],
+        spec: impl Into<MlpSpec>,
+        info: &BuildInfo,
+        t: usize,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
+        Self::for_head(d_in, hidden, spec, &Head::of(info, t), rng, device)
+    }
+
+    /// Sets the bias of every head unit to `value`.
     pub fn with_bias(self, value: f32) -> Self {
         Self {
             mlp: self.mlp,
             head: set_head_bias(self.head, value),
+            ziln: self.ziln,
         }
     }
 
+    /// Forward of a one-unit head (a binary task or an MSE core; use [`Tower::predict`] for
+    /// any task).
+    ///
     /// # Shapes
     /// `x: [batch, d_in]` → `[batch]`
     pub fn forward(&self, x: Tensor<2>, ctx: &mut super::ForwardCtx) -> Tensor<1> {
@@ -360,16 +557,60 @@ impl Tower {
         self.head.forward(h).squeeze_dim(1)
     }
 
-    /// Forward returning the hidden activations and the output.
-    pub fn forward_all(
+    /// The head's raw output.
+    ///
+    /// # Shapes
+    /// `x: [batch, d_in]` → `[batch, width]`
+    pub fn forward_out(&self, x: Tensor<2>, ctx: &mut super::ForwardCtx) -> Tensor<2> {
+        let h = self.mlp.forward(x, ctx);
+        self.head.forward(h)
+    }
+
+    /// A head output `[batch, width]` as the task's prediction: a ZILN head's three columns,
+    /// else the logit of a binary task or the value of an MSE core.
+    pub fn pred(&self, out: Tensor<2>, binary: bool) -> Pred {
+        if self.ziln {
+            Pred::Ziln(out)
+        } else if binary {
+            Pred::Logit(out.squeeze_dim(1))
+        } else {
+            Pred::Value(out.squeeze_dim(1))
+        }
+    }
+
+    /// The task's prediction ([`Tower::pred`] of [`Tower::forward_out`]).
+    pub fn predict(&self, x: Tensor<2>, ctx: &mut super::ForwardCtx, binary: bool) -> Pred {
+        let out = self.forward_out(x, ctx);
+        self.pred(out, binary)
+    }
+
+    /// Forward returning the hidden activations and the prediction.
+    pub fn predict_all(
         &self,
         x: Tensor<2>,
         ctx: &mut super::ForwardCtx,
-    ) -> (Vec<Tensor<2>>, Tensor<1>) {
+        binary: bool,
+    ) -> (Vec<Tensor<2>>, Pred) {
         let hs = self.mlp.forward_all(x.clone(), ctx);
         let last = hs.last().cloned().unwrap_or(x);
-        (hs, self.head.forward(last).squeeze_dim(1))
+        let out = self.head.forward(last);
+        (hs, self.pred(out, binary))
     }
+}
+
+/// One tower per task of `info` (`d_in → hidden… → head`), heads from [`Head::of`]: what
+/// every model with plain task towers builds.
+pub fn task_towers(
+    info: &BuildInfo,
+    d_in: usize,
+    hidden: &[usize],
+    spec: &MlpSpec,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Vec<Tower> {
+    (0..info.tasks.len())
+        .map(|t| Tower::for_task(d_in, hidden, spec.clone(), info, t, rng, device))
+        .collect()
 }
 
 #[cfg(test)]
@@ -386,6 +627,92 @@ mod tests {
             planned_steps: 0,
             record: false,
         }
+    }
+
+    #[test]
+    fn the_core_head_width_and_bias_come_from_the_core_loss() {
+        use crate::data::TaskKind::{Binary, Regression};
+        assert_eq!(
+            (core_out_dim(CoreLoss::Mse), core_out_dim(CoreLoss::Ziln)),
+            (1, 3)
+        );
+        let mut info = crate::model::testutil::info(&[Binary, Regression]);
+        info.init_bias = vec![-1.5, 0.25];
+        assert_eq!(
+            Head::of(&info, 1),
+            Head {
+                width: 1,
+                bias: vec![0.25],
+                ziln: false
+            }
+        );
+        info.core_head = CoreHead::Ziln {
+            bias: [-2.0, 3.0, 0.5],
+        };
+        let core = Head::of(&info, 1);
+        assert_eq!(
+            core,
+            Head {
+                width: 3,
+                bias: vec![-2.0, 3.0, 0.5],
+                ziln: true
+            }
+        );
+        // ESMM's conditional biases replace one-unit biases only.
+        assert_eq!(core.clone().with_bias(7.0), core);
+        assert_eq!(Head::of(&info, 0).with_bias(7.0).bias, vec![7.0]);
+        // A one-unit head draws exactly what `Tower::new` draws, then takes its bias.
+        let dev = Device::flex();
+        let a = Tower::new(4, &[3], 0.0, &mut ChaCha8Rng::seed_from_u64(9), &dev).with_bias(-1.5);
+        let b = Tower::for_task(
+            4,
+            &[3],
+            0.0,
+            &info,
+            0,
+            &mut ChaCha8Rng::seed_from_u64(9),
+            &dev,
+        );
+        let v = |t: &Tower| -> Vec<f32> {
+            let mut v: Vec<f32> = t.head.weight.val().into_data().try_into_vec().unwrap();
+            v.extend(
+                t.head
+                    .bias
+                    .as_ref()
+                    .unwrap()
+                    .val()
+                    .into_data()
+                    .try_into_vec::<f32>()
+                    .unwrap(),
+            );
+            v
+        };
+        assert_eq!(v(&a), v(&b));
+        let z = Tower::for_task(
+            4,
+            &[3],
+            0.0,
+            &info,
+            1,
+            &mut ChaCha8Rng::seed_from_u64(9),
+            &dev,
+        );
+        let bias: Vec<f32> = z
+            .head
+            .bias
+            .unwrap()
+            .val()
+            .into_data()
+            .try_into_vec()
+            .unwrap();
+        assert_eq!(bias, vec![-2.0, 3.0, 0.5]);
+        assert!(z.ziln && z.head.weight.val().dims() == [3, 3]);
+        assert_eq!(
+            CoreLoss::try_from("lognormal".to_string())
+                .unwrap_err()
+                .to_string(),
+            "unknown `core_loss` `lognormal`; valid: mse, ziln"
+        );
     }
 
     #[test]

@@ -72,15 +72,19 @@ pub enum Pred {
     Logit(Tensor<1>),
     /// A binary task's probability `[batch]` (e.g. ESMM's product of probabilities).
     Prob(Tensor<1>),
-    /// The core task's value on the transformed scale `[batch]`.
+    /// The core task's value on the transformed scale `[batch]` (`core_loss: mse`).
     Value(Tensor<1>),
+    /// The core task's ZILN head output `[batch, 3]`: `z_p, z_μ, z_σ` on the raw scale
+    /// (`core_loss: ziln`; loss and expectation in `crate::train::ziln`).
+    Ziln(Tensor<2>),
 }
 
 impl Pred {
-    /// The raw tensor.
-    pub fn tensor(&self) -> &Tensor<1> {
+    /// The `[batch]` tensor of a one-output prediction; `None` for a ZILN head.
+    pub fn tensor(&self) -> Option<&Tensor<1>> {
         match self {
-            Pred::Logit(t) | Pred::Prob(t) | Pred::Value(t) => t,
+            Pred::Logit(t) | Pred::Prob(t) | Pred::Value(t) => Some(t),
+            Pred::Ziln(_) => None,
         }
     }
 }
@@ -109,6 +113,9 @@ pub struct BuildInfo {
     /// Initial output bias per task: logit of the training positive rate, or the transformed
     /// core target's training mean (SPEC §7).
     pub init_bias: Vec<f32>,
+    /// The core task's head: `mse` (one output, bias from `init_bias`) or `ziln` (three
+    /// outputs and their biases); see [`blocks::Head`].
+    pub core_head: blocks::CoreHead,
 }
 
 /// The common interface of every model.
@@ -237,6 +244,7 @@ pub mod testutil {
             n_numeric: 2,
             tasks: chain(kinds),
             init_bias: vec![0.0; kinds.len()],
+            core_head: blocks::CoreHead::Mse,
         }
     }
 

@@ -389,7 +389,7 @@ fn figure_caption(name: &str, a: &Analysis) -> String {
     match name {
         "metrics_bars" => "Each panel is one task × metric on the test split: one bar per model variant at its mean over seeds, with the 95% t-interval of the mean. The constant reference's value is in the panel title.".into(),
         "ablation_deltas" => format!("Each panel is one task × metric: the mean over paired seeds of (variant − {r}) with the 95% interval of the paired differences; green / red = significantly better / worse at p ≤ {} ({} correction over the comparisons of the tables), grey = not significant.", a.alpha, a.correction.name()),
-        "valid_curves" => "Validation loss per epoch and task, mean over seeds per variant (BCE for binary tasks; MSE on the transformed training scale for the core task). Seeds that stopped early drop out of later epochs' means.".into(),
+        "valid_curves" => "Validation loss per epoch and task, mean over seeds per variant (BCE for binary tasks; for the core task MSE on the transformed training scale, or the ZILN loss on the raw scale for variants with `core_loss: ziln`). Seeds that stopped early drop out of later epochs' means.".into(),
         "grad_norms" => "Paper Figure 5: the norm of each task's gradient on the shared embedding over training steps, before (solid) and after (dashed) the gradient adjustment, mean over seeds, log scale. Only variants whose gradient strategy works per task log these.".into(),
         "ifu_attention_vs_concat" => {
             let pairs: Vec<String> = a

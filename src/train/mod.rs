@@ -83,6 +83,9 @@ pub enum TrainError {
         /// The model's groups, comma-separated.
         have: String,
     },
+    /// `core_loss: ziln` on data without a core task or with a negative core value.
+    #[error("{0}")]
+    ZilnTarget(String),
     /// Predictions could not be read back from the device.
     #[error("cannot read predictions from the device: {0}")]
     ReadPredictions(String),
@@ -101,7 +104,8 @@ pub struct EpochRow {
     pub tau: Option<f64>,
     /// Mean training loss per task over the epoch (NaN at epoch 0).
     pub train_loss: Vec<f64>,
-    /// Validation loss per task (BCE, or MSE on the transformed scale).
+    /// Validation loss per task (BCE, MSE on the transformed scale, or the ZILN loss on the
+    /// raw scale).
     pub valid_loss: Vec<f64>,
     /// Validation metrics per task, `(name, value)`.
     pub valid_metrics: Vec<Vec<(String, Option<f64>)>>,

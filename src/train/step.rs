@@ -80,7 +80,9 @@ pub fn param_ranks<M: Module>(m: &M) -> Vec<(ParamId, usize)> {
 }
 
 /// Per-task losses `[1]` each: BCE with logits, BCE on probabilities (clamped to
-/// [1e-7, 1 − 1e-7]) or MSE on the transformed scale; plus the model's extra terms.
+/// [1e-7, 1 − 1e-7]), MSE on the transformed scale or, for a ZILN core head, the ZILN loss
+/// on the raw scale ([`super::ziln::ziln_loss`]); plus the model's extra terms. Every
+/// gradient strategy sees these as the tasks' losses.
 pub fn task_losses(out: &ModelOutput, batch: &Batch) -> Vec<Tensor<1>> {
     let mut losses: Vec<Tensor<1>> = out
         .preds
@@ -101,6 +103,7 @@ pub fn task_losses(out: &ModelOutput, batch: &Batch) -> Vec<Tensor<1>> {
                     .neg()
             }
             Pred::Value(v) => (v.clone() - y.clone()).powi_scalar(2).mean(),
+            Pred::Ziln(z) => super::ziln::ziln_loss(z.clone(), y.clone()),
         })
         .collect();
     for (t, extra) in &out.extra_losses {

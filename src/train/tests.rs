@@ -118,3 +118,113 @@ fn raw_and_log1p_core_scales_train_and_report_on_the_original_scale() {
         assert!(!out.grad_stats.is_empty(), "{scale}");
     }
 }
+
+/// The ZILN loss and the expectation through a model head, worked by hand: a tower without
+/// hidden layers, head weight `[ln 3, 1, 0]` (one input), bias `[0, 0, softplus⁻¹(0.5)]`.
+///
+/// * Row 1: x = 0, y = 0 → z = [0, 0, softplus⁻¹(0.5)]: p = 0.5, μ = 0, σ = 0.5.
+///   Loss: BCE = ln 2 = 0.6931471805599453 (no log-normal term). E[y] = 0.5·exp(0.125)
+///   = 0.5665742265334132.
+/// * Row 2: x = 1, y = e → z = [ln 3, 1, softplus⁻¹(0.5)]: p = 0.75, μ = 1, σ = 0.5.
+///   Loss: −ln 0.75 + (ln e + ln 0.5 + ½ ln 2π + 0) = 0.2876820724517809 + 1.2257913526447273.
+///   E[y] = 0.75·exp(1.125) = 2.3101626366885233.
+/// * Mean loss = 1.1033103028282267.
+#[test]
+fn ziln_loss_and_expectation_through_a_model_head_match_hand_computed_values() {
+    use burn::module::Param;
+    use rand::SeedableRng;
+
+    use crate::model::blocks::{tensor1, tensor2, Head, Tower};
+    use crate::model::{Batch, ModelOutput, Pred};
+    let dev = Device::flex();
+    let head = Head {
+        width: 3,
+        bias: vec![0.0, 0.0, -0.432_752_13],
+        ziln: true,
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut tower = Tower::for_head(1, &[], 0.0, &head, &mut rng, &dev);
+    tower.head.weight = Param::from_tensor(tensor2(vec![3f32.ln(), 1.0, 0.0], 1, 3, &dev));
+    let x = tensor2(vec![0.0, 1.0], 2, 1, &dev);
+    let pred = tower.predict(x, &mut crate::model::testutil::ctx(0), false);
+    assert!(matches!(pred, Pred::Ziln(_)));
+    let batch = Batch {
+        cat: vec![],
+        num: None,
+        labels: vec![tensor1(vec![0.0, std::f32::consts::E], &dev)],
+        size: 2,
+        cat_host: vec![],
+        num_host: vec![],
+    };
+    let out = ModelOutput {
+        preds: vec![pred.clone()],
+        extra_losses: vec![],
+        aux: vec![],
+    };
+    let loss: f32 = super::task_losses(&out, &batch)[0].clone().into_scalar();
+    assert!((loss - 1.103_310_3).abs() < 1e-5, "{loss}");
+    let e = super::trainer::host_prediction(pred).unwrap();
+    assert!((e[0] - 0.566_574_23).abs() < 1e-5, "{e:?}");
+    assert!((e[1] - 2.310_162_6).abs() < 1e-5, "{e:?}");
+}
+
+/// `core_loss: ziln` end to end on three model families, each with a per-task strategy (the
+/// ZILN loss is the core task's loss for htl, pcgrad and metabalance): every metric is finite
+/// and the stored core predictions are expectations (finite, ≥ 0).
+#[test]
+fn ziln_trains_end_to_end_with_finite_metrics() {
+    let yaml = "name: z\ndataset: {synthetic: {rows: 600, users: 60, items: 40, seed: 7}}\n\
+        train: {epochs: 1, batch_size: 128, core_loss: ziln, core_transform: none, grad_stats_every: 2}\n\
+        seeds: [1]\nvariants:\n\
+        - {model: htlnet, grad: htl, options: {embed_dim: 4, tower: [16, 8]}}\n\
+        - {model: mmoe, grad: pcgrad, options: {embed_dim: 4, expert: [16], tower: [8]}}\n\
+        - {model: esmm, grad: metabalance, options: {embed_dim: 4, tower: [8], core_mode: expected_value}}\n";
+    let exp = parse_experiment(yaml, Path::new("z.yaml")).unwrap();
+    let data = crate::data::load(&exp.dataset, Path::new(".")).unwrap();
+    let core = data.tasks.core().unwrap();
+    let mut trained = 0;
+    for cell in exp.cells.iter().filter(|c| c.model != "constant") {
+        let out = train_cell(cell, &data, &Device::flex(), &|_, _| {})
+            .unwrap_or_else(|e| panic!("{}: {e}", cell.model));
+        for split in ["valid", "test"] {
+            for (task, mets) in &out.metrics[split] {
+                for (k, v) in mets {
+                    assert!(
+                        v.is_some_and(f64::is_finite),
+                        "{} {split} {task} {k}: {v:?}",
+                        cell.model
+                    );
+                }
+            }
+        }
+        assert_eq!(out.test_predictions[core].len(), data.test.n);
+        assert!(
+            out.test_predictions[core]
+                .iter()
+                .all(|v| v.is_finite() && *v >= 0.0),
+            "{}",
+            cell.model
+        );
+        assert!(
+            out.curves.iter().all(|r| r.valid_loss[core].is_finite()),
+            "{}",
+            cell.model
+        );
+        assert!(!out.grad_stats.is_empty(), "{}", cell.model);
+        trained += 1;
+    }
+    assert_eq!(trained, 3);
+}
+
+#[test]
+fn ziln_on_a_negative_core_value_fails_naming_the_task_split_and_row() {
+    let (cells, mut data) = setup("{core_loss: ziln, core_transform: none}", "{}");
+    let cell = cells.iter().find(|c| c.model == "htlnet").unwrap();
+    let core = data.tasks.core().unwrap();
+    data.valid.labels[core][3] = -2.0;
+    let err = train_cell(cell, &data, &Device::flex(), &|_, _| {}).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "core task `watch_time` has 1 negative or non-finite values in the valid split (first at row 4, value -2); `core_loss: ziln` models a target ≥ 0: fix that column or use `core_loss: mse`"
+    );
+}

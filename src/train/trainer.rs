@@ -16,9 +16,10 @@ use rand_chacha::ChaCha8Rng;
 
 use super::step::Stepper;
 use super::{metric_task, EpochRow, MetricTable, Prepared, TrainError, TrainOutcome};
-use crate::config::{Monitor, TrainConfig};
+use crate::config::{CoreLoss, Monitor, TrainConfig};
 use crate::data::{Dataset, Split, TaskKind};
 use crate::metrics;
+use crate::model::blocks::CoreHead;
 use crate::model::{BuildInfo, ForwardCtx, Pred};
 use crate::optim::{GradSpec, GradStat, GradientStrategy};
 use crate::zoo::{build_model, AnyModel};
@@ -39,8 +40,9 @@ pub struct TrainerSpec<'s> {
     pub seed: u64,
 }
 
-/// Validation losses (BCE; MSE on the core transform's scale) and predictions on the model's
-/// scale (probabilities; transformed core value), per task.
+/// Validation losses (BCE; MSE on the core transform's scale, or the ZILN loss on the raw
+/// scale) and predictions on the model's scale (probabilities; transformed core value, or the
+/// ZILN expectation), per task.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
     /// Per-task loss.
@@ -82,12 +84,14 @@ impl<'d> Trainer<'d> {
         let started = Instant::now();
         let tc = spec.train.clone();
         let prep = Prepared::new(data, tc.core_transform);
+        let core_head = core_head(tc.core_loss, data)?;
         let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
         let info = BuildInfo {
             vocabs: data.cat_fields.iter().map(|f| f.vocab).collect(),
             n_numeric: data.num_fields.len(),
             tasks: data.tasks.clone(),
             init_bias: prep.init_bias.clone(),
+            core_head,
         };
         let autodiff = device.clone().autodiff();
         let model = build_model(spec.model, spec.options, &info, &mut rng, &autodiff)?;
@@ -180,8 +184,14 @@ impl<'d> Trainer<'d> {
             want_stats,
         )?;
         self.model = Some(model);
-        // The core task's loss first: on the raw scale it is the likely cause.
-        if let Some((c, ct)) = self.prep.core.filter(|(c, _)| !losses[*c].is_finite()) {
+        // The core task's MSE first: on the raw scale it is the likely cause. (A ZILN loss
+        // is reported like any other task's.)
+        let mse = self.train.core_loss == CoreLoss::Mse;
+        if let Some((c, ct)) = self
+            .prep
+            .core
+            .filter(|(c, _)| mse && !losses[*c].is_finite())
+        {
             return Err(TrainError::CoreDiverged {
                 task: self.data.tasks.tasks()[c].name.clone(),
                 transform: ct.scale.to_string(),
@@ -404,6 +414,54 @@ fn monitor_value(
     }))
 }
 
+/// The core head of a `core_loss`: with `ziln`, its bias from the training target, after
+/// checking that the data has a core task whose values are finite and ≥ 0 in every split
+/// (the experiment and the loaders check both; this guards data built another way).
+fn core_head(loss: CoreLoss, data: &Dataset) -> Result<CoreHead, TrainError> {
+    if loss == CoreLoss::Mse {
+        return Ok(CoreHead::Mse);
+    }
+    let Some(c) = data.tasks.core() else {
+        return Err(TrainError::ZilnTarget(
+            "`core_loss: ziln` needs a core regression task, and the data has none; use `core_loss: mse`".into(),
+        ));
+    };
+    let task = &data.tasks.tasks()[c].name;
+    for (name, split) in [
+        ("train", &data.train),
+        ("valid", &data.valid),
+        ("test", &data.test),
+    ] {
+        let bad: Vec<usize> = (0..split.labels[c].len())
+            .filter(|&r| split.labels[c][r] < 0.0 || !split.labels[c][r].is_finite())
+            .collect();
+        if let Some(&first) = bad.first() {
+            return Err(TrainError::ZilnTarget(format!(
+                "core task `{task}` has {} negative or non-finite values in the {name} split (first at row {}, value {}); `core_loss: ziln` models a target ≥ 0: fix that column or use `core_loss: mse`",
+                bad.len(),
+                first + 1,
+                split.labels[c][first]
+            )));
+        }
+    }
+    Ok(CoreHead::Ziln {
+        bias: super::ziln::ziln_init_bias(&data.train.labels[c]),
+    })
+}
+
+/// A prediction read back to the host on the model's scale: probabilities for binary tasks,
+/// the transformed value of an MSE core, the expectation `p · exp(μ + σ²/2)` of a ZILN core.
+pub(crate) fn host_prediction(p: Pred) -> Result<Vec<f32>, TrainError> {
+    let t = match p {
+        Pred::Logit(x) => burn::tensor::activation::sigmoid(x),
+        Pred::Prob(x) | Pred::Value(x) => x,
+        Pred::Ziln(z) => super::ziln::ziln_expectation(z),
+    };
+    t.into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| TrainError::ReadPredictions(format!("{e:?}")))
+}
+
 /// Predictions on the model's scale and per-task validation losses of `model` on `split`.
 fn evaluate(
     model: &AnyModel,
@@ -421,18 +479,21 @@ fn evaluate(
     let was = ctx.training;
     ctx.training = false;
     let idx: Vec<usize> = (0..split.n).collect();
+    // A ZILN core's validation loss, summed over the rows (its labels are the raw values).
+    let mut ziln_sum: Option<f64> = None;
     for chunk in idx.chunks(eval_batch) {
         let batch = prep.batch(split, chunk, device);
         let out = m.forward(&batch, ctx);
         for (t, p) in out.preds.into_iter().enumerate() {
-            let v: Vec<f32> = match p {
-                Pred::Logit(x) => burn::tensor::activation::sigmoid(x)
+            if let Pred::Ziln(z) = &p {
+                let l = super::ziln::ziln_loss(z.clone(), batch.labels[t].clone())
                     .into_data()
-                    .try_into_vec::<f32>(),
-                Pred::Prob(x) | Pred::Value(x) => x.into_data().try_into_vec::<f32>(),
+                    .try_into_vec::<f32>()
+                    .map_err(|e| TrainError::ReadPredictions(format!("{e:?}")))?;
+                let l = l.first().map_or(f64::NAN, |&v| f64::from(v));
+                *ziln_sum.get_or_insert(0.0) += l * chunk.len() as f64;
             }
-            .map_err(|e| TrainError::ReadPredictions(format!("{e:?}")))?;
-            preds[t].extend(v);
+            preds[t].extend(host_prediction(p)?);
         }
     }
     ctx.training = was;
@@ -441,6 +502,9 @@ fn evaluate(
             let y = &split.labels[t];
             match data.tasks.tasks()[t].kind {
                 TaskKind::Binary => metrics::logloss(y, &preds[t]).unwrap_or(f64::NAN),
+                TaskKind::Regression if ziln_sum.is_some() => {
+                    ziln_sum.unwrap_or(f64::NAN) / y.len().max(1) as f64
+                }
                 TaskKind::Regression => {
                     let yt = prep.transform_labels(y);
                     yt.iter()

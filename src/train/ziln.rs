@@ -24,8 +24,12 @@
 //! at `softplus⁻¹` of the standard deviation of `log y` over the positives (at least
 //! `SIGMA_FLOOR`), so the untrained head already predicts the training distribution.
 //!
-//! Status: these are the loss, the expectation and the initial bias only. The `core_loss`
-//! train key and the three-output core head in the models are not wired in yet.
+//! Wiring: `train.core_loss: ziln` (which needs `core_transform: none`) gives every model's
+//! core tower three outputs (`crate::model::blocks::core_out_dim`); the tower's prediction is
+//! `Pred::Ziln`, whose loss is [`ziln_loss`] in `task_losses` (so every gradient strategy
+//! sees it as the core task's loss), whose validation loss and stored predictions use
+//! [`ziln_loss`] and [`ziln_expectation`] (the trainer's evaluation), and whose head bias is
+//! [`ziln_init_bias`] of the training split.
 
 use burn::tensor::activation::{relu, sigmoid, softplus};
 use burn::tensor::Tensor;

@@ -331,3 +331,95 @@ fn aitm_linear_transfer_has_no_dropout_on_p() {
     assert_eq!(build("{transfer: relu, dropout: 0.2}"), 0.2);
     assert_eq!(build("{transfer: relu, dropout: [0.1, 0.3, 0.4]}"), 0.4);
 }
+
+/// `core_loss: ziln` gives the core task a three-output head in every registered model (and
+/// in HTLNet's shared-bottom ablation and ESMM's expected-value core), the binary heads keep
+/// one output, and the summed loss trains every head: finite, with gradients.
+#[test]
+fn ziln_widens_the_core_head_of_every_registered_model() {
+    use crate::model::blocks::CoreHead;
+    use crate::model::testutil::{batch, ctx};
+    use crate::model::Pred;
+    use burn::tensor::Device;
+    let dev = Device::flex().autodiff();
+    let kinds = [Binary, Binary, Regression];
+    let mut cases: Vec<(&str, &str)> = registry().iter().map(|e| (e.name, "{}")).collect();
+    cases.push(("htlnet", "{architecture: shared_bottom}"));
+    cases.push(("esmm", "{core_mode: expected_value}"));
+    for (name, options) in cases {
+        let options: Value = serde_yaml::from_str(options).unwrap();
+        for head in [
+            CoreHead::Mse,
+            CoreHead::Ziln {
+                bias: [0.1, 0.2, 0.3],
+            },
+        ] {
+            let mut inf = info(&kinds);
+            inf.core_head = head;
+            let m = build_model(
+                name,
+                &options,
+                &inf,
+                &mut rand_chacha::ChaCha8Rng::seed_from_u64(3),
+                &dev,
+            )
+            .unwrap();
+            let b = batch(&inf, 8, 5, &dev);
+            let out = m.forward(&b, &mut ctx(1));
+            for p in &out.preds[..2] {
+                assert_eq!(p.tensor().map(|t| t.dims()), Some([8]), "{name}");
+            }
+            match (&out.preds[2], head) {
+                (Pred::Value(v), CoreHead::Mse) => assert_eq!(v.dims(), [8], "{name}"),
+                (Pred::Ziln(z), CoreHead::Ziln { .. }) => assert_eq!(z.dims(), [8, 3], "{name}"),
+                (p, h) => panic!("{name} {options:?}: {h:?} gave {p:?}"),
+            }
+            // The labels of `batch` are standardised-ish (some < 0); the ZILN loss needs y ≥ 0.
+            let mut b = b;
+            b.labels[2] = b.labels[2].clone().clamp_min(0.0);
+            let losses = crate::train::task_losses(&out, &b);
+            let total = losses.into_iter().reduce(|a, b| a + b).unwrap();
+            assert!(total.clone().into_scalar::<f32>().is_finite(), "{name}");
+            let _ = total.backward();
+        }
+    }
+}
+
+/// ESMM's expected-value core with ZILN: p(y > 0) = P_k · sigmoid(z_p) never exceeds the
+/// chain probability of the last binary task.
+#[test]
+fn esmm_expected_value_ziln_puts_p_through_the_chain() {
+    use crate::model::blocks::CoreHead;
+    use crate::model::testutil::{batch, ctx};
+    use crate::model::Pred;
+    use burn::tensor::activation::sigmoid;
+    use burn::tensor::Device;
+    let dev = Device::flex();
+    let kinds = [Binary, Binary, Regression];
+    let mut inf = info(&kinds);
+    // A z_p bias of 5 makes sigmoid(z_p) ≈ 1, so p(y > 0) ≈ P_k.
+    inf.core_head = CoreHead::Ziln {
+        bias: [5.0, 0.0, 0.5],
+    };
+    let m = build_model(
+        "esmm",
+        &serde_yaml::from_str("{core_mode: expected_value, tower: []}").unwrap(),
+        &inf,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(1),
+        &dev,
+    )
+    .unwrap();
+    let b = batch(&inf, 16, 2, &dev);
+    let out = m.forward(&b, &mut ctx(0));
+    let (Pred::Prob(chain), Pred::Ziln(z)) = (&out.preds[1], &out.preds[2]) else {
+        panic!("ESMM's predictions: {:?}", out.preds)
+    };
+    let p: Vec<f32> = sigmoid(z.clone().slice([0..16, 0..1]).squeeze_dim::<1>(1))
+        .into_data()
+        .try_into_vec()
+        .unwrap();
+    let chain: Vec<f32> = chain.clone().into_data().try_into_vec().unwrap();
+    for (p, c) in p.iter().zip(&chain) {
+        assert!(*p <= c + 1e-6 && *p > 0.9 * c, "p(y > 0) {p} vs P_k {c}");
+    }
+}
