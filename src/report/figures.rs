@@ -372,7 +372,10 @@ pub fn sweeps(a: &Analysis) -> Vec<(String, Built)> {
             let mut bases: Vec<&str> = Vec::new();
             let mut others: Vec<&str> = Vec::new();
             for l in &sw.lines {
-                if !l.constant && !bases.contains(&l.base.as_str()) {
+                if l.constant {
+                    continue;
+                }
+                if !bases.contains(&l.base.as_str()) {
                     bases.push(&l.base);
                 }
                 if !others.contains(&l.others.as_str()) {
@@ -434,11 +437,7 @@ pub fn sweeps(a: &Analysis) -> Vec<(String, Built)> {
             if others.len() > 1 {
                 for (i, o) in others.iter().enumerate() {
                     legend.push(LegendEntry {
-                        label: if o.is_empty() {
-                            "(no other key)".into()
-                        } else {
-                            o.to_string()
-                        },
+                        label: o.to_string(),
                         colour: Colour::Ink,
                         kind: if i == 0 {
                             LegendKind::Line

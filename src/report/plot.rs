@@ -575,10 +575,13 @@ fn draw_line_panel<DB: DrawingBackend>(
     if !(xl.is_finite() && yl.is_finite()) {
         return no_data(area, &p.title);
     }
-    let (x0, x1) = if xh > xl {
+    let (x0, x1) = if xh <= xl {
+        padded(xl, xh, 0.5)
+    } else if ends.is_empty() {
         (xl, xh)
     } else {
-        padded(xl, xh, 0.5)
+        // room for the error bars' caps at the ends
+        padded(xl, xh, 0.04)
     };
     let (y0, y1) = padded(yl, yh, 0.06);
     let xd = if x1 - x0 >= 5.0 {
