@@ -315,7 +315,36 @@ fn run(a: RunArgs) -> Result<()> {
         save_predictions: a.save_predictions,
         only: a.only,
     };
-    let summary = run_experiment(&exp, &data, &device, &opts).map_err(|e| anyhow!(e))?;
+    // A grid over `synthetic.<key>` gives cells their own data sets: load each once.
+    let mut specs: Vec<&data::DatasetSpec> = Vec::new();
+    for c in &exp.cells {
+        if c.dataset != exp.dataset && !specs.contains(&&c.dataset) {
+            specs.push(&c.dataset);
+        }
+    }
+    let summary = if specs.is_empty() {
+        run_experiment(&exp, &data, &device, &opts).map_err(|e| anyhow!(e))?
+    } else {
+        let mut sets = Vec::new();
+        let n_sets = specs.len();
+        for (i, spec) in specs.into_iter().enumerate() {
+            let (d, cache) = data::cache::load_cached(spec, &exp.base_dir, !a.no_cache)
+                .with_context(|| {
+                    format!("loading a grid data set of {}", a.experiment.display())
+                })?;
+            if !a.quiet {
+                eprintln!(
+                    "data: {} (grid data set {}/{n_sets}, {cache})",
+                    d.name,
+                    i + 1
+                );
+            }
+            sets.push((spec.clone(), d));
+        }
+        let trainer = PerCellData { sets };
+        crate::run::run_experiment_with(&exp, &data, &device, &opts, &trainer)
+            .map_err(|e| anyhow!(e))?
+    };
     let store = crate::store::ResultStore::new(&summary.root);
     if let Some(md) = crate::report::summary::write_summaries(&store)
         .with_context(|| format!("writing the summaries of {}", summary.root.display()))?
@@ -355,6 +384,29 @@ fn run(a: RunArgs) -> Result<()> {
         "{} cell(s) failed; their reasons are in cells/<id>/failed.json",
         summary.failed.len()
     )))
+}
+
+/// Trains each cell on the data set its own config names (a grid over `synthetic.<key>`):
+/// the experiment's data set unless the cell's spec is one of `sets`.
+struct PerCellData {
+    sets: Vec<(data::DatasetSpec, data::Dataset)>,
+}
+
+impl crate::run::CellTrainer for PerCellData {
+    fn train(
+        &self,
+        cell: &crate::config::CellConfig,
+        data: &data::Dataset,
+        device: &burn::tensor::Device,
+        progress: crate::train::Progress,
+    ) -> std::result::Result<crate::train::TrainOutcome, crate::train::TrainError> {
+        let own = self
+            .sets
+            .iter()
+            .find(|(spec, _)| spec == &cell.dataset)
+            .map_or(data, |(_, d)| d);
+        crate::run::BurnTrainer.train(cell, own, device, progress)
+    }
 }
 
 /// `htl bench`: one child process per configuration, or (`--one`) the measurement itself.

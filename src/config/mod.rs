@@ -398,8 +398,10 @@ pub struct RawExperiment {
     /// The model variants.
     pub variants: Vec<RawVariant>,
     /// Cartesian grid applied to every variant: `options.<key>` (or a bare model option),
-    /// `train.<key>` or `grad.<key>` → list of values. Each point becomes its own variant
-    /// labelled `<label> [key=value, …]`.
+    /// `train.<key>`, `grad.<key>` or `synthetic.<key>` (a key of the synthetic generator:
+    /// the point's cells get their own data set, and the constant reference is repeated
+    /// per data set) → list of values. Each point becomes its own variant labelled
+    /// `<label> [key=value, …]`.
     #[serde(default)]
     pub grid: BTreeMap<String, Vec<serde_yaml::Value>>,
     /// Where cells train: `local` (default) or `slurm`; `htl run --executor` overrides.
@@ -498,7 +500,8 @@ pub struct Experiment {
     pub path: PathBuf,
     /// Folder relative paths resolve against.
     pub base_dir: PathBuf,
-    /// The data set (same for all cells).
+    /// The data set as written; a cell's own `dataset` differs from it when the grid has
+    /// `synthetic.<key>` keys.
     pub dataset: DatasetSpec,
     /// Cells in a stable order (variant order, then seed).
     pub cells: Vec<CellConfig>,
@@ -612,23 +615,15 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
             .map_err(|e| ConfigError(format!("{file}: key `{key}.monitor`: {e}")))?;
         Ok(t)
     };
-    if raw.constant_reference {
+    let constant_train = if raw.constant_reference {
         let empty = serde_yaml::Mapping::new();
-        let train = train_of(&empty, &empty, "train")?;
-        variants.push("constant".to_string());
-        for &seed in &raw.seeds {
-            cells.push(CellConfig {
-                variant: "constant".into(),
-                model: "constant".into(),
-                options: serde_yaml::Value::Null,
-                grad: GradSpec::Sum,
-                train: train.clone(),
-                dataset: raw.dataset.clone(),
-                seed,
-                preset: None,
-            });
-        }
-    }
+        Some(train_of(&empty, &empty, "train")?)
+    } else {
+        None
+    };
+    // The data sets of the grid's `synthetic.<key>` points, in first-seen order, with
+    // their label suffix (just the data set's first when no grid key touches the data).
+    let mut datasets: Vec<(DatasetSpec, String)> = Vec::new();
     for (i, v) in raw.variants.iter().enumerate() {
         let key = format!("variants[{i}]");
         let mut grid = raw.grid.clone();
@@ -643,18 +638,27 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
         for point in grid_points(&grid) {
             let mut v = v.clone();
             let mut suffix = Vec::new();
+            let mut data_suffix = Vec::new();
+            let mut dataset = raw.dataset.clone();
             for (gk, value) in &point {
                 let (section, name) = match gk.split_once('.') {
-                    Some((s, n)) if ["options", "train", "grad"].contains(&s) => (s, n),
+                    Some((s, n)) if ["options", "train", "grad", "synthetic"].contains(&s) => {
+                        (s, n)
+                    }
                     Some(_) => {
                         return Err(ConfigError(format!(
-                            "{file}: grid key `{gk}`: the prefix must be `options.`, `train.` or `grad.` (or no prefix for a model option)"
+                            "{file}: grid key `{gk}`: the prefix must be `options.`, `train.`, `grad.` or `synthetic.` (or no prefix for a model option)"
                         )))
                     }
                     None => ("options", gk.as_str()),
                 };
                 let k: serde_yaml::Value = name.into();
                 match section {
+                    "synthetic" => {
+                        dataset = with_synthetic_key(&dataset, gk, name, value)
+                            .map_err(|m| ConfigError(format!("{file}: {m}")))?;
+                        data_suffix.push(format!("{name}={}", yaml_scalar(value)));
+                    }
                     "options" => {
                         v.options.insert(k, value.clone());
                     }
@@ -685,9 +689,18 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
             } else {
                 format!(" [{}]", suffix.join(", "))
             };
+            if !datasets.iter().any(|(d, _)| d == &dataset) {
+                let data_label = if data_suffix.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", data_suffix.join(", "))
+                };
+                datasets.push((dataset.clone(), data_label));
+            }
             push_variant(
                 &raw,
                 &v,
+                &dataset,
                 &key,
                 &label_suffix,
                 &train_of,
@@ -697,6 +710,36 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
                 &mut notes,
             )?;
         }
+    }
+    // The constant reference comes first, once per data set.
+    if let Some(train) = constant_train {
+        let mut constant_cells = Vec::new();
+        let mut constant_labels = Vec::new();
+        for (dataset, data_label) in &datasets {
+            let label = format!("constant{data_label}");
+            if variants.contains(&label) {
+                return Err(ConfigError(format!(
+                    "{file}: a variant is labelled `{label}`, the label of the constant reference row; rename it or set `constant_reference: false`"
+                )));
+            }
+            constant_labels.push(label.clone());
+            for &seed in &raw.seeds {
+                constant_cells.push(CellConfig {
+                    variant: label.clone(),
+                    model: "constant".into(),
+                    options: serde_yaml::Value::Null,
+                    grad: GradSpec::Sum,
+                    train: train.clone(),
+                    dataset: dataset.clone(),
+                    seed,
+                    preset: None,
+                });
+            }
+        }
+        constant_cells.append(&mut cells);
+        cells = constant_cells;
+        constant_labels.append(&mut variants);
+        variants = constant_labels;
     }
     let base_dir = base_dir_of(path);
     let mut external = Vec::new();
@@ -770,6 +813,49 @@ pub fn load_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Confi
     serde_yaml::from_str(&text).map_err(|e| ConfigError(format!("{file}: {e}")))
 }
 
+/// The synthetic generator keys a grid may vary: every key of `dataset.synthetic` except
+/// those that change the task chain (`chain`, `core`), which must be the same for every
+/// cell of an experiment.
+const SYNTHETIC_GRID_KEYS: &str = "rows, users, items, item_skew, context_vocab, numeric, latent_dim, dependence, signal, noise, seed, funnel";
+
+/// `dataset` with `synthetic.<name>` set to `value` (the grid key `gk`), validated; the
+/// message names the grid key.
+fn with_synthetic_key(
+    dataset: &DatasetSpec,
+    gk: &str,
+    name: &str,
+    value: &serde_yaml::Value,
+) -> Result<DatasetSpec, String> {
+    let DatasetSpec::Synthetic(spec) = dataset else {
+        return Err(format!(
+            "grid key `{gk}`: the data set is not synthetic; a `synthetic.` grid key needs `dataset: {{synthetic: …}}`"
+        ));
+    };
+    if !SYNTHETIC_GRID_KEYS.split(", ").any(|k| k == name) {
+        return Err(format!(
+            "grid key `{gk}`: `{name}` cannot vary in a grid (the task chain must be the same for every cell); use one of {SYNTHETIC_GRID_KEYS}"
+        ));
+    }
+    let mut m = match serde_yaml::to_value(&spec.config) {
+        Ok(serde_yaml::Value::Mapping(m)) => m,
+        _ => {
+            return Err(format!(
+                "grid key `{gk}`: the synthetic settings do not serialise"
+            ))
+        }
+    };
+    m.insert(name.into(), value.clone());
+    let config: crate::data::SyntheticConfig =
+        serde_yaml::from_value(serde_yaml::Value::Mapping(m))
+            .map_err(|e| format!("grid key `{gk}`: value {}: {e}", yaml_scalar(value)))?;
+    config
+        .validate()
+        .map_err(|e| format!("grid key `{gk}`: value {}: {e}", yaml_scalar(value)))?;
+    let mut spec = spec.clone();
+    spec.config = config;
+    Ok(DatasetSpec::Synthetic(spec))
+}
+
 /// Every point of a cartesian grid, keys in sorted order (one empty point for no grid).
 fn grid_points(
     grid: &BTreeMap<String, Vec<serde_yaml::Value>>,
@@ -803,6 +889,7 @@ fn yaml_scalar(v: &serde_yaml::Value) -> String {
 fn push_variant(
     raw: &RawExperiment,
     v: &RawVariant,
+    dataset: &DatasetSpec,
     key: &str,
     label_suffix: &str,
     train_of: &dyn Fn(
@@ -886,7 +973,7 @@ fn push_variant(
             options: options.clone(),
             grad: grad.clone(),
             train: train.clone(),
-            dataset: raw.dataset.clone(),
+            dataset: dataset.clone(),
             seed,
             preset: preset_name.clone(),
         });

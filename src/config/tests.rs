@@ -120,7 +120,7 @@ fn grid_keys_are_validated_against_the_model() {
         "{BASE}variants: [{{model: htlnet, grid: {{model.x: [4]}}}}]\n"
     ))
     .unwrap_err();
-    assert_eq!(e.0, "exp.yaml: grid key `model.x`: the prefix must be `options.`, `train.` or `grad.` (or no prefix for a model option)");
+    assert_eq!(e.0, "exp.yaml: grid key `model.x`: the prefix must be `options.`, `train.`, `grad.` or `synthetic.` (or no prefix for a model option)");
 }
 
 #[test]

@@ -64,7 +64,7 @@ pub use inspect::{format_inspection, inspect, Inspection};
 pub use presets::{PresetRef, PresetSpec};
 pub use source::{load, DatasetSpec};
 pub use spec::{data_dir, NumericTransform, SplitSpec, TaskSpec, TimeType};
-pub use synthetic::{SyntheticConfig, SyntheticSpec};
+pub use synthetic::{Funnel, SyntheticConfig, SyntheticSpec};
 pub use tabular::TabularSpec;
 pub use types::{CatField, Dataset, Split, Task, TaskChain, TaskKind, TimeColumn};
 

@@ -227,6 +227,8 @@ pub struct Analysis {
     /// Published or peer rows shown in the overall table, never tested ([`super::external`];
     /// filled by [`super::report`], empty from [`analyse`]).
     pub external: Vec<super::external::ExternalRow>,
+    /// Shown metrics against each numeric grid key ([`super::sweep`]).
+    pub sweeps: Vec<super::sweep::GridSweep>,
 }
 
 impl Analysis {
@@ -319,7 +321,9 @@ pub fn analyse(store: &Store, opts: &ReportOptions) -> Result<Analysis, ReportEr
         })
         .collect();
     let ifu_pairs = ifu_pairs(store, &variants, reference.as_deref());
+    let sweeps = super::sweep::grid_sweeps(&variants, &summaries, &shown);
     Ok(Analysis {
+        sweeps,
         curves: curve_series(store, &variants, &tasks),
         grads: grad_series(store, &variants, &tasks),
         ifu_pairs,

@@ -177,6 +177,7 @@ pub fn valid_curves(a: &Analysis) -> Built {
                     colour: colour_of(a, &c.variant),
                     dashed: false,
                     points: c.points.iter().map(|p| (p.x, p.mean)).collect(),
+                    intervals: Vec::new(),
                 }
             })
             .collect();
@@ -235,12 +236,14 @@ pub fn grad_norms(a: &Analysis) -> Built {
                         colour: task_colour(&g.task),
                         dashed: false,
                         points: g.raw.iter().map(|p| (p.x, p.mean)).collect(),
+                        intervals: Vec::new(),
                     },
                     Series {
                         label: format!("{} adjusted", g.task),
                         colour: task_colour(&g.task),
                         dashed: true,
                         points: g.adjusted.iter().map(|p| (p.x, p.mean)).collect(),
+                        intervals: Vec::new(),
                     },
                 ]
             })
@@ -339,4 +342,122 @@ pub fn ifu_attention_vs_concat(a: &Analysis) -> Built {
         legend: vec![],
         panels: Panels::Bars(panels),
     })
+}
+
+/// The file stem of the sweep figure of grid key `key`: `sweep_<key>` with every character
+/// outside `[A-Za-z0-9_]` replaced by `_`.
+pub fn sweep_name(key: &str) -> String {
+    let k: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("sweep_{k}")
+}
+
+/// One figure per numeric grid key ([`Analysis::sweeps`]): one panel per task × shown
+/// metric, the metric against the key's value, one line per variant (colour per variant
+/// label before its grid suffix; solid for the first combination of the other grid keys,
+/// dashed for the others; the constant reference grey and dashed), error bars = 95%
+/// t-intervals of the mean over seeds. None when the grid has no numeric key.
+pub fn sweeps(a: &Analysis) -> Vec<(String, Built)> {
+    a.sweeps
+        .iter()
+        .map(|sw| {
+            let mut bases: Vec<&str> = Vec::new();
+            let mut others: Vec<&str> = Vec::new();
+            for l in &sw.lines {
+                if l.constant {
+                    continue;
+                }
+                if !bases.contains(&l.base.as_str()) {
+                    bases.push(&l.base);
+                }
+                if !others.contains(&l.others.as_str()) {
+                    others.push(&l.others);
+                }
+            }
+            let mut panels = Vec::new();
+            for k in &a.shown {
+                let series: Vec<Series> = sw
+                    .lines
+                    .iter()
+                    .filter(|l| &l.key == k)
+                    .map(|l| Series {
+                        label: l.label.clone(),
+                        colour: if l.constant {
+                            Colour::Neutral
+                        } else {
+                            Colour::Series(bases.iter().position(|b| *b == l.base).unwrap_or(0))
+                        },
+                        dashed: l.constant || others.iter().position(|o| *o == l.others) > Some(0),
+                        points: l.points.iter().map(|p| (p.x, p.mean)).collect(),
+                        intervals: l
+                            .points
+                            .iter()
+                            .map(|p| p.ci95.unwrap_or((p.mean, p.mean)))
+                            .collect(),
+                    })
+                    .collect();
+                if !series.is_empty() {
+                    panels.push(LinePanel {
+                        title: key_title(k),
+                        x_label: sw.key.clone(),
+                        y_label: "test mean over seeds, 95% CI".into(),
+                        log_y: false,
+                        series,
+                    });
+                }
+            }
+            let name = sweep_name(&sw.key);
+            if panels.is_empty() {
+                return (name, Err(format!("no finished cell along `{}`", sw.key)));
+            }
+            let mut legend: Vec<LegendEntry> = bases
+                .iter()
+                .enumerate()
+                .map(|(i, b)| LegendEntry {
+                    label: b.to_string(),
+                    colour: Colour::Series(i),
+                    kind: LegendKind::Line,
+                })
+                .collect();
+            if sw.lines.iter().any(|l| l.constant) {
+                legend.push(LegendEntry {
+                    label: "constant".into(),
+                    colour: Colour::Neutral,
+                    kind: LegendKind::Dashed,
+                });
+            }
+            if others.len() > 1 {
+                for (i, o) in others.iter().enumerate() {
+                    legend.push(LegendEntry {
+                        label: o.to_string(),
+                        colour: Colour::Ink,
+                        kind: if i == 0 {
+                            LegendKind::Line
+                        } else {
+                            LegendKind::Dashed
+                        },
+                    });
+                }
+            }
+            let fig = Figure {
+                name: name.clone(),
+                title: format!(
+                    "Test metrics against {} (mean over seeds, 95% confidence interval)",
+                    sw.key
+                ),
+                columns: 3,
+                legend,
+                panels: Panels::Lines(panels),
+            };
+            (name, Ok(fig))
+        })
+        .collect()
 }

@@ -11,7 +11,8 @@
 //!   `cells/<id>/{config.yaml, metrics.json | failed.json, curves.csv, grad_stats.csv}`.
 //! * [`analysis`] computes every number: mean, std, 95% CI per variant over seeds on the
 //!   test split, paired tests against the reference ([`stats`]), mean curves.
-//!   Statistics never format.
+//!   Statistics never format. [`sweep`] arranges those summaries against each numeric
+//!   grid key (one line per variant, one point per key value).
 //! * [`table`] lays the overall and ablation tables out once; Markdown, LaTeX and CSV only
 //!   supply syntax.
 //! * [`figures`] picks numbers into [`plot::Figure`]s; [`plot`] draws them and never
@@ -26,7 +27,7 @@
 //! tables/overall.{md,tex,csv}     paper Table 2 layout
 //! tables/ablation.{md,tex,csv}    each variant against the reference (Tables 3-5)
 //! figures/<name>.{png,svg}        metrics_bars, ablation_deltas, valid_curves, grad_norms,
-//!                                 ifu_attention_vs_concat
+//!                                 ifu_attention_vs_concat, and sweep_<key> per numeric grid key
 //! ```
 //!
 //! `summary` and `csv` format the per-run summary `htl run` writes (`summary.md`,
@@ -41,6 +42,7 @@ pub mod plot;
 pub mod power;
 pub mod stats;
 pub mod summary;
+pub mod sweep;
 pub mod table;
 
 use std::fmt::Write as _;
@@ -321,7 +323,11 @@ pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportE
     let mut figure_notes: Vec<(String, String, Option<String>)> = Vec::new(); // (name, title, skipped reason)
     if opts.figures {
         let fig_dir = out.join("figures");
-        for (name, built) in figures::all(&a) {
+        let every = figures::all(&a)
+            .into_iter()
+            .map(|(n, b)| (n.to_string(), b))
+            .chain(figures::sweeps(&a));
+        for (name, built) in every {
             let png = fig_dir.join(format!("{name}.png"));
             let svg = fig_dir.join(format!("{name}.svg"));
             let drawn = built.and_then(|fig| {
@@ -406,12 +412,21 @@ fn figure_caption(name: &str, a: &Analysis) -> String {
                 .collect();
             format!("Paper Figure 4: test metrics of the attention and concatenation IFU (from each cell's `options.ifu`), mean over seeds with 95% CI: {}.", pairs.join("; "))
         }
+        n if n.starts_with("sweep_") => {
+            let key = a
+                .sweeps
+                .iter()
+                .find(|s| figures::sweep_name(&s.key) == n)
+                .map_or("the grid key", |s| s.key.as_str());
+            format!("Each panel is one task × metric on the test split against `{key}`: one line per variant (the grid's other keys in its label), each point the mean over seeds with the 95% t-interval of the mean; the constant reference is grey and dashed. The paired tests above compare every variant with one reference across all grid points; read a comparison at one value of `{key}` from these intervals or from `stats.csv`.")
+        }
         _ => String::new(),
     }
 }
 
 fn figure_heading(name: &str) -> &'static str {
     match name {
+        n if n.starts_with("sweep_") => "Metrics against a numeric grid key",
         "metrics_bars" => "Test metrics per variant",
         "ablation_deltas" => "Differences from the reference",
         "valid_curves" => "Validation curves",

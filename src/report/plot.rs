@@ -132,6 +132,8 @@ pub struct Series {
     pub dashed: bool,
     /// Points in x order.
     pub points: Vec<(f64, f64)>,
+    /// Error bars `(low, high)`, one per point (empty: none).
+    pub intervals: Vec<(f64, f64)>,
 }
 
 /// A panel of lines.
@@ -538,7 +540,26 @@ fn draw_line_panel<DB: DrawingBackend>(
             (s, pts)
         })
         .collect();
-    let all = lines.iter().flat_map(|(_, p)| p.iter());
+    // Error bars, where every part is drawable on the y scale.
+    let bars: Vec<(&Series, Vec<(f64, f64, f64)>)> = p
+        .series
+        .iter()
+        .map(|s| {
+            let b = s
+                .points
+                .iter()
+                .zip(&s.intervals)
+                .filter(|((x, _), _)| x.is_finite())
+                .filter_map(|(&(x, _), &(lo, hi))| Some((x, tf(lo)?, tf(hi)?)))
+                .collect();
+            (s, b)
+        })
+        .collect();
+    let ends: Vec<(f64, f64)> = bars
+        .iter()
+        .flat_map(|(_, b)| b.iter().flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)]))
+        .collect();
+    let all = lines.iter().flat_map(|(_, p)| p.iter()).chain(ends.iter());
     let (mut xl, mut xh, mut yl, mut yh) = (
         f64::INFINITY,
         f64::NEG_INFINITY,
@@ -554,10 +575,13 @@ fn draw_line_panel<DB: DrawingBackend>(
     if !(xl.is_finite() && yl.is_finite()) {
         return no_data(area, &p.title);
     }
-    let (x0, x1) = if xh > xl {
+    let (x0, x1) = if xh <= xl {
+        padded(xl, xh, 0.5)
+    } else if ends.is_empty() {
         (xl, xh)
     } else {
-        padded(xl, xh, 0.5)
+        // room for the error bars' caps at the ends
+        padded(xl, xh, 0.04)
     };
     let (y0, y1) = padded(yl, yh, 0.06);
     let xd = if x1 - x0 >= 5.0 {
@@ -613,6 +637,21 @@ fn draw_line_panel<DB: DrawingBackend>(
                         .map(|&pt| Circle::new(pt, 3, s.colour.rgb().filled())),
                 )
                 .map_err(err)?;
+        }
+    }
+    let cap = 0.012 * (x1 - x0);
+    for (s, b) in &bars {
+        let st = s.colour.rgb().stroke_width(1);
+        for &(x, lo, hi) in b {
+            for seg in [
+                vec![(x, lo), (x, hi)],
+                vec![(x - cap, lo), (x + cap, lo)],
+                vec![(x - cap, hi), (x + cap, hi)],
+            ] {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(seg, st)))
+                    .map_err(err)?;
+            }
         }
     }
     Ok(())
