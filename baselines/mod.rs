@@ -5,10 +5,10 @@
 //! | `dnn` | `dnn/` | nothing (no shared parameters) | yes |
 //! | `shared_bottom` | `shared_bottom/` | `[bottom(e)]` | yes |
 //! | `mmoe` | `mmoe/` | `[e, expert_1(e), …, expert_n(e)]` | yes |
-//! | `ple` | `ple/` | `[e]` | no |
-//! | `adatt` | `adatt/` | `[e]` | no |
-//! | `esmm` | `esmm/` | `[e]` | no |
-//! | `aitm` | `aitm/` | `[e]` | no |
+//! | `ple` | `ple/` | `trunk`: every task's top CGC output; `embedding`: `[e]` | `trunk` only |
+//! | `adatt` | `adatt/` | `trunk`: top-level expert outputs + top gate inputs; `embedding`: `[e]` | `trunk` only |
+//! | `esmm` | `esmm/` | `trunk`: `[e]` + logits of the towers a later task multiplies; `embedding`: `[e]` | `trunk` only |
+//! | `aitm` | `aitm/` | `trunk`: `[e]` + the chain up to the last link (see its README); `embedding`: `[e]` | `trunk` only |
 //!
 //! `e` is the shared field embedding. A model is *separable* when task t's loss reaches the
 //! trunk only through its own copy `inputs[t]`; otherwise per-task gradient strategies run the
@@ -289,6 +289,99 @@ pub(crate) mod testkit {
                 );
             }
         }
+    }
+
+    /// `options` (a YAML mapping) with `shared: <shared>` added.
+    pub fn with_shared(options: &str, shared: &str) -> String {
+        let mut m: serde_yaml::Mapping = serde_yaml::from_str(options).expect("options YAML");
+        m.insert("shared".into(), shared.into());
+        serde_yaml::to_string(&m).expect("options serialise")
+    }
+
+    fn host<const D: usize>(t: &burn::tensor::Tensor<D>) -> Vec<f32> {
+        t.clone().into_data().try_into_vec::<f32>().unwrap()
+    }
+
+    /// Every number of a prediction, whatever its kind (a ZILN head's three columns too).
+    fn pred_host(p: &crate::model::Pred) -> Vec<f32> {
+        match p {
+            crate::model::Pred::Ziln(t) => host(t),
+            _ => host(p.tensor().expect("a one-column prediction")),
+        }
+    }
+
+    fn assert_close(what: &str, a: Vec<f32>, b: Vec<f32>) {
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        for (x, y) in a.iter().zip(&b) {
+            assert!(
+                (x - y).abs() <= 1e-5 * x.abs().max(1.0),
+                "{what}: {x} vs {y}"
+            );
+        }
+    }
+
+    /// `shared: trunk` only moves where parameters run, not what the network computes: built
+    /// from the same seed, the trunk and embedding variants have the same parameter count
+    /// and give the same predictions (same kinds), extra loss terms and recorded weights (same
+    /// names, same order) on every chain.
+    pub fn check_trunk_same_function(name: &str, options: &str) {
+        let dev = Device::flex();
+        for kinds in chains() {
+            let e = build(name, &with_shared(options, "embedding"), &kinds, &dev);
+            let t = build(name, &with_shared(options, "trunk"), &kinds, &dev);
+            assert_eq!(e.num_params(), t.num_params(), "{name} {kinds:?}");
+            let b = batch(&info(&kinds), 6, 3, &dev);
+            let (oe, ot) = (e.forward(&b, &mut ctx(1)), t.forward(&b, &mut ctx(1)));
+            assert_eq!(oe.preds.len(), ot.preds.len());
+            for (i, (pe, pt)) in oe.preds.iter().zip(&ot.preds).enumerate() {
+                assert_eq!(
+                    std::mem::discriminant(pe),
+                    std::mem::discriminant(pt),
+                    "{name} {kinds:?}: prediction kind of task {i}"
+                );
+                assert_close(
+                    &format!("{name} {kinds:?} task {i}"),
+                    pred_host(pe),
+                    pred_host(pt),
+                );
+            }
+            let tasks = |o: &crate::model::ModelOutput| -> Vec<usize> {
+                o.extra_losses.iter().map(|(t, _)| *t).collect()
+            };
+            assert_eq!(tasks(&oe), tasks(&ot), "{name} {kinds:?}: extra terms");
+            for ((_, a), (_, b)) in oe.extra_losses.iter().zip(&ot.extra_losses) {
+                assert_close(&format!("{name} {kinds:?} extra"), host(a), host(b));
+            }
+            let names = |o: &crate::model::ModelOutput| -> Vec<String> {
+                o.aux.iter().map(|(k, _)| k.clone()).collect()
+            };
+            assert_eq!(names(&oe), names(&ot), "{name} {kinds:?}: recorded");
+            for ((k, a), (_, b)) in oe.aux.iter().zip(&ot.aux) {
+                assert_close(&format!("{name} {kinds:?} {k}"), host(a), host(b));
+            }
+        }
+    }
+
+    /// θ_s of a built model as a set, checked against `expected` exactly: the embedding's
+    /// parameters plus `extra` (the tensors the rule adds), nothing else.
+    pub fn assert_theta_s(model: &AnyModel, extra: Vec<burn::module::ParamId>, what: &str) {
+        use std::collections::HashSet;
+        let got: HashSet<_> = model.shared_param_ids().into_iter().collect();
+        let emb = crate::model::MultiTaskModel::param_groups(model)
+            .into_iter()
+            .find(|(g, _)| *g == "embedding")
+            .expect("embedding group")
+            .1;
+        let n_extra = extra.len();
+        let want: HashSet<_> = emb.into_iter().chain(extra).collect();
+        assert_eq!(
+            want.len(),
+            model.shared_param_ids().len(),
+            "{what}: θ_s has {} tensors, the rule {} (embedding + {n_extra})",
+            model.shared_param_ids().len(),
+            want.len()
+        );
+        assert_eq!(got, want, "{what}: θ_s");
     }
 
     /// Row sums of a `[batch, n]` weight matrix recorded in `aux`.

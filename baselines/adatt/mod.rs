@@ -44,8 +44,9 @@ pub struct AdattConfig {
     /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
     /// running statistics.
     pub batch_norm: bool,
-    /// Shared parameters θ_s that per-task gradient strategies act on: only `embedding` is
-    /// implemented for this model (see baselines/README.md).
+    /// Shared parameters θ_s that per-task gradient strategies act on: `embedding` or
+    /// `trunk` (every parameter used by more than one task: every expert, and every gate and
+    /// native weight below the top level; see baselines/README.md).
     pub shared: String,
 }
 
@@ -74,13 +75,7 @@ impl ModelOptions for AdattConfig {
         check_levels(self.levels, &self.expert, &self.expert_layout)?;
         check_at_least("task_experts", self.task_experts, 1)?;
         check_widths("tower", &self.tower, true)?;
-        if self.shared != "embedding" {
-            check_enum("shared", &self.shared, &["embedding", "trunk"])?;
-            return Err(OptionError::Rule(format!(
-                "`shared: {}` is not implemented for adatt; use `shared: embedding`",
-                self.shared
-            )));
-        }
+        check_enum("shared", &self.shared, &["embedding", "trunk"])?;
         self.dropout.check()
     }
 }
@@ -108,7 +103,7 @@ impl ModelDef for AdattModel {
     const FOLDER: &'static str = "baselines/adatt";
     const DEFAULT_GRAD: &'static str = "sum";
     const THETA_S: &'static str =
-        "the field embedding (`shared: embedding`; `trunk`, the shared expert module, is not implemented)";
+        "the field embedding (`shared: embedding`, default); `shared: trunk`: the field embedding + every expert of every level (the shared expert module included) + every gate and native-expert weight below the top level (the top level's gates and weights feed one task each)";
     const PRESETS_YAML: &'static str = include_str!("presets.yaml");
     type Options = AdattConfig;
     type Net = Adatt;
@@ -136,6 +131,9 @@ pub struct Adatt {
     pub binary: Vec<bool>,
     /// Residual: 0 off, 1 unit weights (every group has one expert), 2 learned weights.
     pub residual: usize,
+    /// `shared: trunk`: every level but the top level's gates and native weights runs in the
+    /// trunk (θ_s); otherwise the trunk is the embedding and the levels run in the heads.
+    pub trunk: bool,
 }
 
 impl Adatt {
@@ -215,34 +213,63 @@ impl Adatt {
             towers,
             binary: binary_flags(info),
             residual,
+            trunk: cfg.shared == "trunk",
         }
     }
 }
 
-impl MultiTaskModel for Adatt {
-    /// `z = [e]`, the concatenated field embeddings `[batch, fields * embed_dim]`.
-    fn shared(&self, batch: &Batch, _ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
-        vec![self.embedding.forward(&batch.cat, batch.num.as_ref())]
+impl Adatt {
+    /// Module i's fusion on level `level`: `Σ_j g_i[j] E[j] + Σ_k v_i[k] E_i[k]` with
+    /// `g_i = gate_i(x_i)`, `all` = every expert output of the level in group order and `own`
+    /// = group i's. Returns the fusion and the gate weights.
+    fn fuse(
+        &self,
+        level: &AdattLevel,
+        i: usize,
+        x_i: Tensor<2>,
+        all: &[Tensor<2>],
+        own: &[Tensor<2>],
+    ) -> (Tensor<2>, Tensor<2>) {
+        let g = level.gates[i].forward(x_i);
+        let mut f = mix(g.clone(), all);
+        match self.residual {
+            1 => {
+                for e in own {
+                    f = f + e.clone();
+                }
+            }
+            2 => {
+                let v = level.native[i].val();
+                let m = v.dims()[0];
+                let stacked: Tensor<3> = Tensor::stack(own.to_vec(), 1);
+                let w = v.reshape([1, m, 1]);
+                f = f + (stacked * w).sum_dim(1).squeeze_dim::<2>(1);
+            }
+            _ => {}
+        }
+        (f, g)
     }
 
-    /// Level l, module i (task i, or the shared module): `E_i = experts of group i (x_i)`,
-    /// `f_i = Σ_j softmax(W_i x_i)[j] E_j + Σ_k v_i[k] E_i[k]`, `x_i ← f_i`. Level 1 starts
-    /// from `x_t = inputs[t]`, `x_shared = inputs[0]`. Records `gate_<l>_<t>` (l from 1) and
-    /// `gate_<l>_shared`: the softmax part, before the residual.
-    fn heads(
-        &self,
-        inputs: &[Vec<Tensor<2>>],
-        _batch: &Batch,
-        ctx: &mut ForwardCtx,
-    ) -> ModelOutput {
-        let n = self.towers.len();
-        let mut x: Vec<Tensor<2>> = inputs.iter().map(|z| z[0].clone()).collect();
-        let n_groups = self.levels[0].groups.len();
-        if n_groups > n {
-            x.push(inputs[0][0].clone());
+    /// The name a gate of module i on level l (from 0) is recorded under.
+    fn gate_name(&self, l: usize, i: usize) -> String {
+        if i < self.towers.len() {
+            format!("gate_{}_{i}", l + 1)
+        } else {
+            format!("gate_{}_shared", l + 1)
         }
+    }
+
+    /// Levels `levels` (a range of level indices) from module inputs `x` (tasks, then the
+    /// shared module); returns the last level's module outputs and the recorded gates.
+    fn run_levels(
+        &self,
+        levels: std::ops::Range<usize>,
+        mut x: Vec<Tensor<2>>,
+        ctx: &mut ForwardCtx,
+    ) -> (Vec<Tensor<2>>, Vec<(String, Tensor<2>)>) {
         let mut aux = Vec::new();
-        for (l, level) in self.levels.iter().enumerate() {
+        for l in levels {
+            let level = &self.levels[l];
             let outs: Vec<Vec<Tensor<2>>> = level
                 .groups
                 .iter()
@@ -251,36 +278,95 @@ impl MultiTaskModel for Adatt {
                 .collect();
             let all: Vec<Tensor<2>> = outs.iter().flatten().cloned().collect();
             let mut next = Vec::with_capacity(level.gates.len());
-            for (i, gate) in level.gates.iter().enumerate() {
-                let g = gate.forward(x[i].clone());
+            for (i, (xi, own)) in x.iter().zip(&outs).take(level.gates.len()).enumerate() {
+                let (f, g) = self.fuse(level, i, xi.clone(), &all, own);
                 if ctx.record {
-                    let who = if i < n {
-                        i.to_string()
-                    } else {
-                        "shared".into()
-                    };
-                    aux.push((format!("gate_{}_{who}", l + 1), g.clone()));
-                }
-                let mut f = mix(g, &all);
-                match self.residual {
-                    1 => {
-                        for e in &outs[i] {
-                            f = f + e.clone();
-                        }
-                    }
-                    2 => {
-                        let v = level.native[i].val();
-                        let m = v.dims()[0];
-                        let stacked: Tensor<3> = Tensor::stack(outs[i].clone(), 1);
-                        let w = v.reshape([1, m, 1]);
-                        f = f + (stacked * w).sum_dim(1).squeeze_dim::<2>(1);
-                    }
-                    _ => {}
+                    aux.push((self.gate_name(l, i), g));
                 }
                 next.push(f);
             }
             x = next;
         }
+        (x, aux)
+    }
+
+    /// Number of expert outputs on the top level (every group's).
+    fn top_experts(&self) -> usize {
+        self.levels
+            .last()
+            .map_or(0, |l| l.groups.iter().map(Vec::len).sum())
+    }
+}
+
+impl MultiTaskModel for Adatt {
+    /// `shared: embedding`: `z = [e]`, the concatenated field embeddings
+    /// `[batch, fields * embed_dim]`. `shared: trunk`: every level below the top, then the
+    /// top level's experts: `z = [E_1, …, E_M, x_1, …, x_T]` (the M top-level expert outputs in
+    /// group order, then each task's input to its top-level gate), followed (when recording)
+    /// by the lower levels' gate weights.
+    fn shared(&self, batch: &Batch, ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
+        let e = self.embedding.forward(&batch.cat, batch.num.as_ref());
+        if !self.trunk {
+            return vec![e];
+        }
+        let top = self.levels.len() - 1;
+        let (x, aux) = self.run_levels(0..top, vec![e; self.levels[0].groups.len()], ctx);
+        let level = &self.levels[top];
+        let mut z: Vec<Tensor<2>> = level
+            .groups
+            .iter()
+            .zip(&x)
+            .flat_map(|(g, xi)| run_experts(g, xi, ctx))
+            .collect();
+        z.extend(x.into_iter().take(self.towers.len()));
+        z.extend(aux.into_iter().map(|(_, g)| g));
+        z
+    }
+
+    /// Level l, module i (task i, or the shared module): `E_i = experts of group i (x_i)`,
+    /// `f_i = Σ_j softmax(W_i x_i)[j] E_j + Σ_k v_i[k] E_i[k]`, `x_i ← f_i`. Embedding mode:
+    /// every level runs here, level 1 starting from `x_t = inputs[t]`,
+    /// `x_shared = inputs[0]`. Trunk mode: only task t's top-level gate, residual and tower,
+    /// on `inputs[t]`. Records `gate_<l>_<t>` (l from 1) and `gate_<l>_shared`: the softmax
+    /// part, before the residual.
+    fn heads(
+        &self,
+        inputs: &[Vec<Tensor<2>>],
+        _batch: &Batch,
+        ctx: &mut ForwardCtx,
+    ) -> ModelOutput {
+        let n = self.towers.len();
+        let (x, aux) = if self.trunk {
+            let top = self.levels.len() - 1;
+            let level = &self.levels[top];
+            let m = self.top_experts();
+            let mut aux: Vec<(String, Tensor<2>)> = Vec::new();
+            if ctx.record {
+                let names =
+                    (0..top).flat_map(|l| (0..self.levels[l].gates.len()).map(move |i| (l, i)));
+                aux = names
+                    .map(|(l, i)| self.gate_name(l, i))
+                    .zip(inputs[0].iter().skip(m + n).cloned())
+                    .collect();
+            }
+            let mut x = Vec::with_capacity(n);
+            for (t, z) in inputs.iter().enumerate().take(n) {
+                let start: usize = level.groups[..t].iter().map(Vec::len).sum();
+                let own = &z[start..start + level.groups[t].len()];
+                let (f, g) = self.fuse(level, t, z[m + t].clone(), &z[..m], own);
+                if ctx.record {
+                    aux.push((self.gate_name(top, t), g));
+                }
+                x.push(f);
+            }
+            (x, aux)
+        } else {
+            let mut x: Vec<Tensor<2>> = inputs.iter().map(|z| z[0].clone()).collect();
+            if self.levels[0].groups.len() > n {
+                x.push(inputs[0][0].clone());
+            }
+            self.run_levels(0..self.levels.len(), x, ctx)
+        };
         let preds = self
             .towers
             .iter()
@@ -295,10 +381,30 @@ impl MultiTaskModel for Adatt {
         }
     }
 
-    /// Every task's fusion reads every other task's experts: not separable (the trainer runs
-    /// the heads once per task, exact).
+    /// Embedding mode: every task's fusion reads every other task's experts, so not
+    /// separable (the trainer runs the heads once per task, exact). Trunk mode: task t reads
+    /// only `inputs[t]`.
     fn separable(&self) -> bool {
-        false
+        self.trunk
+    }
+
+    /// The embedding; trunk mode adds every level's experts and the gates and native-expert
+    /// weights of every level below the top (each feeds every task through the next level's
+    /// fusion). The top level's gates and native weights feed one task each and stay out.
+    fn shared_param_ids(&self) -> Vec<burn::module::ParamId> {
+        use burn::module::list_param_ids;
+        let mut ids = list_param_ids(&self.embedding);
+        if self.trunk {
+            let top = self.levels.len() - 1;
+            for (l, level) in self.levels.iter().enumerate() {
+                ids.extend(list_param_ids(&level.groups));
+                if l < top {
+                    ids.extend(list_param_ids(&level.gates));
+                    ids.extend(list_param_ids(&level.native));
+                }
+            }
+        }
+        ids
     }
 
     fn param_groups(&self) -> Vec<(&'static str, Vec<burn::module::ParamId>)> {
@@ -309,10 +415,10 @@ impl MultiTaskModel for Adatt {
         self.towers.len()
     }
 
-    /// The trunk is exactly `[embedding.forward(batch)]`: per-task strategies can take the
-    /// Gram matrix on the embedding rows the batch touched.
+    /// Embedding mode: the trunk is exactly `[embedding.forward(batch)]`, so per-task
+    /// strategies can take the Gram matrix on the embedding rows the batch touched.
     fn embedding_trunk(&self) -> Option<&FieldEmbedding> {
-        Some(&self.embedding)
+        (!self.trunk).then_some(&self.embedding)
     }
 }
 

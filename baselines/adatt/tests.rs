@@ -133,3 +133,85 @@ fn trains() {
 fn trains_through_the_trainer() {
     testkit::check_train_cell("adatt");
 }
+
+/// Two levels, groups of two experts (learned native weights) and a shared expert module.
+const TRUNK: &str = "{embed_dim: 4, levels: 2, task_experts: 2, shared_experts: 1, expert: [8], tower: [4], shared: trunk}";
+
+#[test]
+fn shared_trunk_is_an_option_and_a_bad_value_names_the_key() {
+    let resolve = crate::zoo::find_model("adatt").unwrap().resolve;
+    assert!(resolve(&serde_yaml::from_str("{shared: trunk}").unwrap()).is_ok());
+    assert_eq!(
+        resolve(&serde_yaml::from_str("{shared: bottom}").unwrap())
+            .unwrap_err()
+            .to_string(),
+        "`shared: bottom` is not valid; use one of: embedding, trunk"
+    );
+}
+
+#[test]
+fn trunk_computes_the_same_network_as_embedding() {
+    testkit::check_trunk_same_function("adatt", TINY);
+    testkit::check_trunk_same_function("adatt", SHARED);
+    testkit::check_trunk_same_function(
+        "adatt",
+        "{embed_dim: 4, levels: 3, task_experts: 2, shared_experts: 1, expert: [8], tower: [4]}",
+    );
+    testkit::check_trunk_same_function("adatt", "{embed_dim: 4, levels: 2, task_experts: 2, shared_experts: 1, expert: [8, 6], expert_layout: split, residual: false}");
+}
+
+/// θ_s under `shared: trunk`, counted by hand on three tasks. Every expert of every level
+/// feeds every task (each gate mixes all experts of its level); a gate or native weight below
+/// the top feeds its module's next-level experts, which feed every task; the top level's gates
+/// and native weights feed one task each.
+#[test]
+fn trunk_theta_s_is_every_expert_and_the_gates_below_the_top() {
+    use burn::module::list_param_ids;
+    let kinds = [Binary, Binary, Regression];
+    let dev = Device::flex();
+    // Embedding: 3 tables + numeric weight and bias = 5 tensors. TRUNK: 2 levels of
+    // 3 tasks × 2 + 1 shared = 7 one-layer experts (weight, bias) = 28; level 1's 4 gates
+    // (3 tasks + shared module) = 8; level 1's 4 native weight vectors = 4: 40 more, 45 in all.
+    // TINY (one level): the level is the top, so its 3 × 2 experts only: 12 more, 17 in all.
+    for (opts, count) in [(TRUNK, 45), (&*testkit::with_shared(TINY, "trunk"), 17)] {
+        let m = testkit::build("adatt", opts, &kinds, &dev);
+        let AnyModel::Adatt(a) = &m else {
+            panic!("adatt")
+        };
+        let top = a.levels.len() - 1;
+        let mut extra = Vec::new();
+        for (l, level) in a.levels.iter().enumerate() {
+            extra.extend(list_param_ids(&level.groups));
+            if l < top {
+                extra.extend(list_param_ids(&level.gates));
+                extra.extend(list_param_ids(&level.native));
+            }
+        }
+        testkit::assert_theta_s(&m, extra, opts);
+        let ids = m.shared_param_ids();
+        assert_eq!(ids.len(), count, "{opts}");
+        assert!(!ids.contains(&a.levels[top].gates[0].linear.weight.id));
+        assert!(!ids.contains(&a.towers[0].head.weight.id));
+        let e = testkit::build(
+            "adatt",
+            &testkit::with_shared(opts, "embedding"),
+            &kinds,
+            &dev,
+        );
+        assert_eq!(
+            e.shared_param_ids().len(),
+            5,
+            "embedding mode: the embedding"
+        );
+    }
+}
+
+#[test]
+fn trunk_output_shapes_separability_and_per_task_gradients() {
+    testkit::check_shapes("adatt", TRUNK);
+    testkit::check_separable("adatt", TRUNK);
+    testkit::check_separable("adatt", &testkit::with_shared(TINY, "trunk"));
+    testkit::check_per_task_gradients("adatt", TRUNK);
+    testkit::check_per_task_gradients("adatt", &testkit::with_shared(SHARED, "trunk"));
+    testkit::check_trains("adatt", TRUNK);
+}

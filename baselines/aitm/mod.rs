@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{binary_flags, check_at_least, check_enum, check_widths};
 use crate::model::blocks::{dropout, linear, Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
-use crate::model::fusion::Ifu;
+use crate::model::fusion::{attention_fuse, AttentionIfu, Ifu};
 use crate::model::{
     check_range, Batch, BuildInfo, ForwardCtx, ModelDef, ModelError, ModelOptions, ModelOutput,
     MultiTaskModel, OptionError, Pred, RangeKind,
@@ -36,8 +36,9 @@ pub struct AitmConfig {
     /// Batch-norm after every hidden linear layer of every MLP (MTReclib); evaluation uses the
     /// running statistics.
     pub batch_norm: bool,
-    /// Shared parameters θ_s that per-task gradient strategies act on: only `embedding` is
-    /// implemented for this model (see baselines/README.md).
+    /// Shared parameters θ_s that per-task gradient strategies act on: `embedding` or
+    /// `trunk` (every parameter whose output reaches more than one task's loss, read from the
+    /// chain's dataflow; see the README beside this file).
     pub shared: String,
     /// Weight of the behavioural expectation calibrator (0 = off, as in MTReclib).
     pub alpha_cal: f64,
@@ -74,13 +75,7 @@ impl ModelOptions for AitmConfig {
         check_enum("transfer", &self.transfer, &["relu", "linear"])?;
         check_widths("tower", &self.tower, false)?;
         check_widths("head", &self.head, true)?;
-        if self.shared != "embedding" {
-            check_enum("shared", &self.shared, &["embedding", "trunk"])?;
-            return Err(OptionError::Rule(format!(
-                "`shared: {}` is not implemented for aitm; use `shared: embedding`",
-                self.shared
-            )));
-        }
+        check_enum("shared", &self.shared, &["embedding", "trunk"])?;
         self.dropout.check()?;
         check_range("alpha_cal", self.alpha_cal, RangeKind::NonNegative)
     }
@@ -94,11 +89,16 @@ impl ModelOptions for AitmConfig {
 /// `probs[t]: [batch]` → `(t, [1])` per term
 pub fn calibrator(probs: &[Tensor<1>], alpha: f64) -> Vec<(usize, Tensor<1>)> {
     (1..probs.len())
-        .map(|t| {
-            let gap = relu(probs[t].clone() - probs[t - 1].clone());
-            (t, gap.mean().mul_scalar(alpha))
-        })
+        .map(|t| (t, calibrator_term(&probs[t], &probs[t - 1], alpha)))
         .collect()
+}
+
+/// One calibrator term: `alpha · mean_batch(max(p − p_prev, 0))`.
+///
+/// # Shapes
+/// `p, p_prev: [batch]` → `[1]`
+pub fn calibrator_term(p: &Tensor<1>, p_prev: &Tensor<1>, alpha: f64) -> Tensor<1> {
+    relu(p.clone() - p_prev.clone()).mean().mul_scalar(alpha)
 }
 
 /// `model: aitm` in the zoo.
@@ -110,7 +110,7 @@ impl ModelDef for AitmModel {
     const FOLDER: &'static str = "baselines/aitm";
     const DEFAULT_GRAD: &'static str = "sum";
     const THETA_S: &'static str =
-        "the field embedding (`shared: embedding`; `trunk`, torch-rechub's embedding + bottoms, is not implemented)";
+        "the field embedding (`shared: embedding`, default); `shared: trunk`: every parameter whose output reaches more than one task's loss: the field embedding + the towers, transfers and attention of every task whose fused output z_t is passed down the chain + the attention module whenever two linked tasks use it + the output head of every binary task whose probability the next task's calibrator term reads (alpha_cal > 0)";
     const PRESETS_YAML: &'static str = include_str!("presets.yaml");
     type Options = AitmConfig;
     type Net = Aitm;
@@ -148,6 +148,9 @@ pub struct Aitm {
     pub transfer_relu: bool,
     /// Dropout after the transfer layer (0 with a linear transfer, as MTReclib).
     pub dropout: f64,
+    /// `shared: trunk`: the parameters whose output reaches more than one task's loss run in
+    /// the trunk (θ_s); otherwise the trunk is the embedding and the chain runs in the heads.
+    pub trunk: bool,
 }
 
 impl Aitm {
@@ -211,19 +214,174 @@ impl Aitm {
             } else {
                 0.0
             },
+            trunk: cfg.shared == "trunk",
         }
     }
 }
 
+/// The AIT weights of a fusion (`ait_<t>`), when recording.
+fn record(aux: &mut Vec<(String, Tensor<2>)>, ctx: &ForwardCtx, t: usize, w: Option<Tensor<2>>) {
+    if let (true, Some(w)) = (ctx.record, w) {
+        aux.push((format!("ait_{t}"), w));
+    }
+}
+
+/// `shared: trunk`, read from the dataflow of the chain. With `m` the last task that receives
+/// a transfer (0 when none does): `z_t` for `t < m` is passed down to task t + 1, so task t's
+/// tower, transfer and per-task attention reach every later linked task's loss (θ_s) and run
+/// in the trunk; task m's own parts reach task m only. A shared attention module used by two
+/// or more linked tasks is in θ_s; task m applies it in the heads through the projection
+/// matrices the trunk passes on (so each task's loss reaches them through its own copy).
+/// With the calibrator on, binary task t + 1's term reads `p_t`, so the output head of every
+/// binary task followed by a binary task is in θ_s and its output `out_t` comes from the trunk.
+impl Aitm {
+    /// The last task that receives a transfer (0 when none does).
+    fn last_link(&self) -> usize {
+        self.transfers
+            .iter()
+            .rposition(Option::is_some)
+            .unwrap_or(0)
+    }
+
+    /// Whether task t's output head reaches task t + 1's loss through its calibrator term.
+    fn head_shared(&self, t: usize) -> bool {
+        self.alpha_cal > 0.0 && self.binary[t] && self.binary.get(t + 1) == Some(&true)
+    }
+
+    /// The attention module of the last link when an earlier link uses it too (shared
+    /// attention, two or more links): in θ_s, applied by task m through the trunk's copy.
+    fn trunk_attention(&self) -> Option<&AttentionIfu> {
+        let m = self.last_link();
+        let a = *self.attention_of.get(m)?;
+        if m < 2 || !self.attention_of[1..m].contains(&a) {
+            return None;
+        }
+        match self.attention.get(a)? {
+            Ifu::Attention(att) => Some(att),
+            Ifu::Concat(_) => None,
+        }
+    }
+
+    /// `p_{t−1} = g_t(z_{t−1})` (ReLU with `transfer: relu`, dropout when training).
+    fn transfer(&self, g: &Linear, zp: Tensor<2>, ctx: &mut ForwardCtx) -> Tensor<2> {
+        let mut p = g.forward(zp);
+        if self.transfer_relu {
+            p = relu(p);
+        }
+        if ctx.training {
+            p = dropout(p, self.dropout, &mut ctx.rng);
+        }
+        p
+    }
+
+    /// Trunk mode: the index in the trunk output of `out_t` (`[batch, 1]`) of a task whose
+    /// head is shared.
+    fn out_index(&self, t: usize) -> usize {
+        1 + self.last_link() + (0..t).filter(|&u| self.head_shared(u)).count()
+    }
+
+    /// Trunk mode: the index of the first of the three attention matrices.
+    fn weights_index(&self) -> usize {
+        1 + self.last_link()
+            + (0..self.binary.len())
+                .filter(|&u| self.head_shared(u))
+                .count()
+    }
+
+    /// Trunk mode, task t's loss terms from its own copy `z` of the trunk output: its
+    /// prediction and, when it has one, its calibrator term.
+    fn task_head(
+        &self,
+        t: usize,
+        z: &[Tensor<2>],
+        aux: &mut Vec<(String, Tensor<2>)>,
+        ctx: &mut ForwardCtx,
+    ) -> (Pred, Option<Tensor<1>>) {
+        let m = self.last_link();
+        let out = if self.head_shared(t) {
+            z[self.out_index(t)].clone()
+        } else {
+            let zt = match &self.transfers[t] {
+                _ if t < m => z[1 + t].clone(),
+                Some(g) if t == m => {
+                    let q = self.towers[t].forward(z[0].clone(), ctx);
+                    let p = self.transfer(g, z[t].clone(), ctx);
+                    let (f, w) = match self.trunk_attention() {
+                        Some(att) => {
+                            let i = self.weights_index();
+                            let w = [z[i].clone(), z[i + 1].clone(), z[i + 2].clone()];
+                            let (f, w) = attention_fuse(&[q, p], &w, att.k);
+                            (f, Some(w))
+                        }
+                        None => self.attention[self.attention_of[t]].forward(&[q, p]),
+                    };
+                    record(aux, ctx, t, w);
+                    f
+                }
+                _ => self.towers[t].forward(z[0].clone(), ctx),
+            };
+            self.outputs[t].forward_out(zt, ctx)
+        };
+        let pred = self.outputs[t].pred(out, self.binary[t]);
+        // A calibrator term links two binary tasks, so task t's prediction is a logit here.
+        let cal = match &pred {
+            Pred::Logit(logit) if self.alpha_cal > 0.0 && t > 0 && self.head_shared(t - 1) => {
+                let prev = sigmoid(z[self.out_index(t - 1)].clone().squeeze_dim(1));
+                Some(calibrator_term(
+                    &sigmoid(logit.clone()),
+                    &prev,
+                    self.alpha_cal,
+                ))
+            }
+            _ => None,
+        };
+        (pred, cal)
+    }
+}
+
 impl MultiTaskModel for Aitm {
-    /// `z = [e]`, the concatenated field embeddings `[batch, fields * embed_dim]`.
-    fn shared(&self, batch: &Batch, _ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
-        vec![self.embedding.forward(&batch.cat, batch.num.as_ref())]
+    /// `shared: embedding`: `z = [e]`, the concatenated field embeddings
+    /// `[batch, fields * embed_dim]`. `shared: trunk`: `z = [e, z_0, …, z_{m−1}]`, then
+    /// `out_t` `[batch, 1]` of every task whose head is shared, then (shared attention used by
+    /// two or more links) its matrices W1, W2, W3 `[K, K]`, then (when recording) `ait_<t>`
+    /// for t < m.
+    fn shared(&self, batch: &Batch, ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
+        let e = self.embedding.forward(&batch.cat, batch.num.as_ref());
+        if !self.trunk {
+            return vec![e];
+        }
+        let mut z = vec![e.clone()];
+        let mut outs = Vec::new();
+        let mut aux = Vec::new();
+        let chain = self.towers.iter().zip(&self.transfers).enumerate();
+        for (t, (tower, transfer)) in chain.take(self.last_link()) {
+            let q = tower.forward(e.clone(), ctx);
+            let zt = match (transfer, z.last()) {
+                (Some(g), Some(zp)) if t > 0 => {
+                    let p = self.transfer(g, zp.clone(), ctx);
+                    let (f, w) = self.attention[self.attention_of[t]].forward(&[q, p]);
+                    record(&mut aux, ctx, t, w);
+                    f
+                }
+                _ => q,
+            };
+            if self.head_shared(t) {
+                outs.push(self.outputs[t].forward(zt.clone(), ctx).unsqueeze_dim(1));
+            }
+            z.push(zt);
+        }
+        z.extend(outs);
+        if let Some(att) = self.trunk_attention() {
+            z.extend(att.weights());
+        }
+        z.extend(aux.into_iter().map(|(_, w)| w));
+        z
     }
 
     /// `q_t = tower_t(e)`; task 1: `z_1 = q_1`; linked task t: `p_{t−1} = g_t(z_{t−1})`,
     /// `z_t = AIT({q_t, p_{t−1}})`; `out_t = head_t(z_t)`. Calibrator terms go to
-    /// `extra_losses`. Records `ait_<t>` `[batch, 2]` (weights of q_t, p_{t−1}).
+    /// `extra_losses`. Records `ait_<t>` `[batch, 2]` (weights of q_t, p_{t−1}). Trunk mode:
+    /// task t computes what the trunk has not, from `inputs[t]` only.
     fn heads(
         &self,
         inputs: &[Vec<Tensor<2>>],
@@ -232,24 +390,40 @@ impl MultiTaskModel for Aitm {
     ) -> ModelOutput {
         let n = self.towers.len();
         let mut preds = Vec::with_capacity(n);
-        let mut probs = Vec::new();
         let mut aux = Vec::new();
+        if self.trunk {
+            let m = self.last_link();
+            if ctx.record {
+                let names = (1..m).map(|t| format!("ait_{t}"));
+                let tail = inputs[0].iter().skip(self.weights_index());
+                let tail = tail.skip(if self.trunk_attention().is_some() {
+                    3
+                } else {
+                    0
+                });
+                aux.extend(names.zip(tail.cloned()));
+            }
+            let mut extra_losses = Vec::new();
+            for (t, z) in inputs.iter().enumerate().take(n) {
+                let (pred, cal) = self.task_head(t, z, &mut aux, ctx);
+                preds.push(pred);
+                extra_losses.extend(cal.map(|c| (t, c)));
+            }
+            return ModelOutput {
+                preds,
+                extra_losses,
+                aux,
+            };
+        }
+        let mut probs = Vec::new();
         let mut prev: Option<Tensor<2>> = None;
         for (t, z_in) in inputs.iter().enumerate().take(n) {
             let q = self.towers[t].forward(z_in[0].clone(), ctx);
             let z = match (&self.transfers[t], &prev) {
                 (Some(g), Some(zp)) => {
-                    let mut p = g.forward(zp.clone());
-                    if self.transfer_relu {
-                        p = relu(p);
-                    }
-                    if ctx.training {
-                        p = dropout(p, self.dropout, &mut ctx.rng);
-                    }
+                    let p = self.transfer(g, zp.clone(), ctx);
                     let (f, w) = self.attention[self.attention_of[t]].forward(&[q, p]);
-                    if let (true, Some(w)) = (ctx.record, w) {
-                        aux.push((format!("ait_{t}"), w));
-                    }
+                    record(&mut aux, ctx, t, w);
                     f
                 }
                 _ => q,
@@ -273,9 +447,40 @@ impl MultiTaskModel for Aitm {
         }
     }
 
-    /// A later task's loss reaches earlier towers through the transfer: not separable.
+    /// Embedding mode: a later task's loss reaches earlier towers through the transfer, so
+    /// not separable. Trunk mode: task t reads only `inputs[t]`.
     fn separable(&self) -> bool {
-        false
+        self.trunk
+    }
+
+    /// The embedding; trunk mode adds (the rule in the README): the towers, transfers and attention modules of tasks t < m, the shared attention used by two
+    /// or more links, and the output heads the calibrator passes on.
+    fn shared_param_ids(&self) -> Vec<burn::module::ParamId> {
+        use burn::module::list_param_ids;
+        let mut ids = list_param_ids(&self.embedding);
+        if !self.trunk {
+            return ids;
+        }
+        let m = self.last_link();
+        let mut att: Vec<usize> = Vec::new();
+        for (tower, transfer) in self.towers.iter().zip(&self.transfers).take(m) {
+            ids.extend(list_param_ids(tower));
+            ids.extend(list_param_ids(transfer));
+        }
+        for &a in self.attention_of.iter().take(m).skip(1) {
+            if !att.contains(&a) {
+                att.push(a);
+            }
+        }
+        for a in att {
+            ids.extend(list_param_ids(&self.attention[a]));
+        }
+        for (t, head) in self.outputs.iter().enumerate() {
+            if self.head_shared(t) {
+                ids.extend(list_param_ids(head));
+            }
+        }
+        ids
     }
 
     /// `embedding` and `attention` (every AIT module), the official code's L2 groups.
@@ -294,10 +499,10 @@ impl MultiTaskModel for Aitm {
         self.towers.len()
     }
 
-    /// The trunk is exactly `[embedding.forward(batch)]`: per-task strategies can take the
-    /// Gram matrix on the embedding rows the batch touched.
+    /// Embedding mode: the trunk is exactly `[embedding.forward(batch)]`, so per-task
+    /// strategies can take the Gram matrix on the embedding rows the batch touched.
     fn embedding_trunk(&self) -> Option<&FieldEmbedding> {
-        Some(&self.embedding)
+        (!self.trunk).then_some(&self.embedding)
     }
 }
 

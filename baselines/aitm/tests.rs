@@ -159,3 +159,133 @@ fn trains() {
 fn trains_through_the_trainer() {
     testkit::check_train_cell("aitm");
 }
+
+#[test]
+fn shared_trunk_is_an_option_and_a_bad_value_names_the_key() {
+    let resolve = crate::zoo::find_model("aitm").unwrap().resolve;
+    assert!(resolve(&serde_yaml::from_str("{shared: trunk}").unwrap()).is_ok());
+    assert_eq!(
+        resolve(&serde_yaml::from_str("{shared: bottoms}").unwrap())
+            .unwrap_err()
+            .to_string(),
+        "`shared: bottoms` is not valid; use one of: embedding, trunk"
+    );
+}
+
+#[test]
+fn trunk_computes_the_same_network_as_embedding() {
+    testkit::check_trunk_same_function("aitm", TINY);
+    testkit::check_trunk_same_function(
+        "aitm",
+        "{embed_dim: 4, tower: [6, 4], head: [3], attention: per_task, transfer: linear}",
+    );
+    testkit::check_trunk_same_function(
+        "aitm",
+        "{embed_dim: 4, tower: [4], head: [3], core_transfer: false}",
+    );
+    testkit::check_trunk_same_function("aitm", "{embed_dim: 4, tower: [4], alpha_cal: 0.0}");
+}
+
+/// θ_s under `shared: trunk`, read from the dataflow and counted by hand. Tensors: embedding
+/// 5 (3 tables, numeric weight and bias); a one-layer tower 2; a transfer 2; an attention
+/// module 3 (W1..W3, no bias); an output head without hidden layers 2. m = the last task that
+/// receives a transfer: z_t for t < m feeds task t + 1, so tower_t, the transfer and the
+/// attention of t < m are shared; the shared attention is shared once two links use it; the
+/// calibrator term of binary task t + 1 reads p_t, so head t is shared when alpha_cal > 0.
+#[test]
+fn trunk_theta_s_follows_the_dataflow() {
+    use crate::data::TaskKind;
+    use burn::module::{list_param_ids as ids, ParamId};
+    let dev = Device::flex();
+    type Pick = fn(&Aitm) -> Vec<ParamId>;
+    let cases: [(&str, &[TaskKind], usize, Pick); 6] = [
+        // m = 2: towers 0, 1 (4), transfer 1 (2), the shared attention (3), head 0 (2): 16.
+        (TINY, &[Binary, Binary, Regression], 16, |a| {
+            [
+                ids(&a.towers[0]),
+                ids(&a.towers[1]),
+                ids(&a.transfers[1]),
+                ids(&a.attention[0]),
+                ids(&a.outputs[0]),
+            ]
+            .concat()
+        }),
+        // m = 3: towers 0..2 (6), transfers 1, 2 (4), attention (3), heads 0, 1 (4): 22.
+        (TINY, &[Binary, Binary, Binary, Regression], 22, |a| {
+            [
+                ids(&a.towers[0]),
+                ids(&a.towers[1]),
+                ids(&a.towers[2]),
+                ids(&a.transfers[1]),
+                ids(&a.transfers[2]),
+                ids(&a.attention[0]),
+                ids(&a.outputs[0]),
+                ids(&a.outputs[1]),
+            ]
+            .concat()
+        }),
+        // m = 1: tower 0 only; the attention serves task 1 alone, no calibrator term: 7.
+        (TINY, &[Binary, Regression], 7, |a| ids(&a.towers[0])),
+        // Per-task attention, no calibrator: task 1's attention is shared, task 2's is not: 14.
+        (
+            "{embed_dim: 4, tower: [4], attention: per_task, alpha_cal: 0.0}",
+            &[Binary, Binary, Regression],
+            14,
+            |a| {
+                [
+                    ids(&a.towers[0]),
+                    ids(&a.towers[1]),
+                    ids(&a.transfers[1]),
+                    ids(&a.attention[0]),
+                ]
+                .concat()
+            },
+        ),
+        // Core off the chain, m = 1: tower 0 and head 0 (task 1's calibrator term): 9.
+        (
+            "{embed_dim: 4, tower: [4], core_transfer: false}",
+            &[Binary, Binary, Regression],
+            9,
+            |a| [ids(&a.towers[0]), ids(&a.outputs[0])].concat(),
+        ),
+        (TINY, &[Binary, Binary], 9, |a| {
+            [ids(&a.towers[0]), ids(&a.outputs[0])].concat()
+        }),
+    ];
+    for (opts, kinds, count, pick) in cases {
+        let opts = testkit::with_shared(opts, "trunk");
+        let m = testkit::build("aitm", &opts, kinds, &dev);
+        let AnyModel::Aitm(a) = &m else {
+            panic!("aitm")
+        };
+        testkit::assert_theta_s(&m, pick(a), &format!("{opts} {kinds:?}"));
+        assert_eq!(m.shared_param_ids().len(), count, "{opts} {kinds:?}");
+        let last = kinds.len() - 1;
+        assert!(!m
+            .shared_param_ids()
+            .contains(&a.towers[last].layers[0].weight.id));
+    }
+    let e = testkit::build("aitm", TINY, &[Binary, Binary, Regression], &dev);
+    assert_eq!(
+        e.shared_param_ids().len(),
+        5,
+        "embedding mode: the embedding"
+    );
+}
+
+#[test]
+fn trunk_output_shapes_separability_and_per_task_gradients() {
+    let trunk = testkit::with_shared(TINY, "trunk");
+    let per_task = "{embed_dim: 4, tower: [6, 4], head: [3], attention: per_task, shared: trunk}";
+    testkit::check_shapes("aitm", &trunk);
+    testkit::check_shapes("aitm", per_task);
+    testkit::check_separable("aitm", &trunk);
+    testkit::check_separable("aitm", per_task);
+    testkit::check_per_task_gradients("aitm", &trunk);
+    testkit::check_per_task_gradients("aitm", per_task);
+    testkit::check_per_task_gradients(
+        "aitm",
+        "{embed_dim: 4, tower: [4], core_transfer: false, shared: trunk}",
+    );
+    testkit::check_trains("aitm", &trunk);
+}

@@ -108,7 +108,7 @@ impl ModelDef for EsmmModel {
     const FOLDER: &'static str = "baselines/esmm";
     const DEFAULT_GRAD: &'static str = "sum";
     const THETA_S: &'static str =
-        "the field embedding (its only part used by more than one task, so `shared: trunk` is the same set; torch-rechub pairs no strategy with ESMM)";
+        "the field embedding (`shared: embedding`, default); `shared: trunk`: the field embedding + every binary tower whose conditional probability a later task's prediction multiplies (all but the last binary tower; with `core_mode: expected_value` every binary tower)";
     const PRESETS_YAML: &'static str = include_str!("presets.yaml");
     type Options = EsmmConfig;
     type Net = Esmm;
@@ -138,6 +138,9 @@ pub struct Esmm {
     pub ziln_through_chain: bool,
     /// Binary flag per task.
     pub binary: Vec<bool>,
+    /// `shared: trunk`: the binary towers that feed a later task run in the trunk (θ_s);
+    /// otherwise the trunk is the embedding and every tower runs in the heads.
+    pub trunk: bool,
 }
 
 impl Esmm {
@@ -185,21 +188,77 @@ impl Esmm {
             zero_value,
             ziln_through_chain: expected && ziln,
             binary,
+            trunk: cfg.shared == "trunk",
         })
     }
 }
 
+impl Esmm {
+    /// Whether tower t reaches a later task's loss: a binary tower followed by a binary task
+    /// (whose chain probability multiplies it), or any binary tower when the core task is the
+    /// expected value over the chain. These towers are the first ones of the chain.
+    fn tower_shared(&self, t: usize) -> bool {
+        self.binary[t] && (self.binary.get(t + 1) == Some(&true) || self.expected())
+    }
+
+    /// `core_mode: expected_value` (with an MSE or a ZILN core).
+    fn expected(&self) -> bool {
+        self.zero_value.is_some() || self.ziln_through_chain
+    }
+
+    /// Trunk mode: the chain probability `Π_{j<t} c_j` from the towers' logits in the trunk
+    /// output `z` (`z[1 + j]`, `[batch, 1]`); `None` for t = 0.
+    fn chain_from(z: &[Tensor<2>], t: usize) -> Option<Tensor<1>> {
+        (0..t)
+            .map(|j| sigmoid(z[1 + j].clone().squeeze_dim::<1>(1)))
+            .reduce(|p, c| p * c)
+    }
+
+    /// The core prediction from the core tower's output `pred`: `tower_c(e)` (`separate`),
+    /// `P_k · tower_c(e) + (1 − P_k) · z0` (`expected_value`, MSE core, `chain` = `P_k`), or
+    /// with a ZILN core and `expected_value` the head with p(y > 0) = `P_k · sigmoid(z_p)`.
+    fn core_pred(&self, pred: Pred, chain: Option<&Tensor<1>>) -> Pred {
+        match (pred, chain) {
+            (Pred::Value(out), Some(p)) => match &self.zero_value {
+                Some(z0) => {
+                    let z0 = z0.val();
+                    let one_minus = p.clone().neg().add_scalar(1.0);
+                    Pred::Value(p.clone() * out + one_minus * z0)
+                }
+                None => Pred::Value(out),
+            },
+            (Pred::Ziln(h), Some(p)) if self.ziln_through_chain => {
+                Pred::Ziln(ziln_through_chain(h, p.clone()))
+            }
+            (pred, _) => pred,
+        }
+    }
+}
+
 impl MultiTaskModel for Esmm {
-    /// `z = [e]`, the concatenated field embeddings `[batch, fields * embed_dim]`.
-    fn shared(&self, batch: &Batch, _ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
-        vec![self.embedding.forward(&batch.cat, batch.num.as_ref())]
+    /// `shared: embedding`: `z = [e]`, the concatenated field embeddings
+    /// `[batch, fields * embed_dim]`. `shared: trunk`: `z = [e, out_0, …, out_{s−1}]`, the
+    /// logits `[batch, 1]` of the towers that feed a later task (the first s).
+    fn shared(&self, batch: &Batch, ctx: &mut ForwardCtx) -> Vec<Tensor<2>> {
+        let e = self.embedding.forward(&batch.cat, batch.num.as_ref());
+        let mut z = vec![e.clone()];
+        if self.trunk {
+            for (t, tower) in self.towers.iter().enumerate() {
+                if !self.tower_shared(t) {
+                    break;
+                }
+                z.push(tower.forward(e.clone(), ctx).unsqueeze_dim(1));
+            }
+        }
+        z
     }
 
     /// Binary t: `c_t = sigmoid(tower_t(e))` = p(a_t | a_{t-1} = 1); task 1 predicts its
     /// logit, task t > 1 the chain probability `P_t = Π_{j≤t} c_j`. Core: `tower_c(e)`
     /// (`separate`) or `P_k · tower_c(e) + (1 - P_k) · z0` (`expected_value`); with a ZILN
     /// core, `expected_value` makes p(y > 0) = `P_k · sigmoid(z_p)`. Records `cond_<t>`
-    /// `[batch, 1]` (the conditional probabilities).
+    /// `[batch, 1]` (the conditional probabilities). Trunk mode: task t reads the
+    /// earlier towers' logits from its own copy `inputs[t]`.
     fn heads(
         &self,
         inputs: &[Vec<Tensor<2>>],
@@ -210,25 +269,21 @@ impl MultiTaskModel for Esmm {
         let mut chain: Option<Tensor<1>> = None;
         let mut aux = Vec::new();
         for (t, (tower, z)) in self.towers.iter().zip(inputs).enumerate() {
+            if self.trunk && (self.binary[t] || self.expected()) {
+                // Every tower before t is in the trunk: a binary task's earlier towers feed
+                // it, and with `expected_value` every binary tower feeds the core task.
+                chain = Self::chain_from(z, t);
+            }
             if !self.binary[t] {
-                let pred = match (tower.predict(z[0].clone(), ctx, false), &chain) {
-                    (Pred::Value(out), Some(p)) => match &self.zero_value {
-                        Some(z0) => {
-                            let z0 = z0.val();
-                            let one_minus = p.clone().neg().add_scalar(1.0);
-                            Pred::Value(p.clone() * out + one_minus * z0)
-                        }
-                        None => Pred::Value(out),
-                    },
-                    (Pred::Ziln(h), Some(p)) if self.ziln_through_chain => {
-                        Pred::Ziln(ziln_through_chain(h, p.clone()))
-                    }
-                    (pred, _) => pred,
-                };
-                preds.push(pred);
+                let pred = tower.predict(z[0].clone(), ctx, false);
+                preds.push(self.core_pred(pred, chain.as_ref()));
                 continue;
             }
-            let out = tower.forward(z[0].clone(), ctx);
+            let out = if self.trunk && self.tower_shared(t) {
+                z[1 + t].clone().squeeze_dim(1)
+            } else {
+                tower.forward(z[0].clone(), ctx)
+            };
             let c = sigmoid(out.clone());
             if ctx.record {
                 aux.push((format!("cond_{t}"), c.clone().unsqueeze_dim::<2>(1)));
@@ -252,19 +307,37 @@ impl MultiTaskModel for Esmm {
         }
     }
 
-    /// Task t's prediction multiplies the outputs of towers 1..t: not separable.
+    /// Embedding mode: task t's prediction multiplies the outputs of towers 1..t, so not
+    /// separable. Trunk mode: task t reads only `inputs[t]`.
     fn separable(&self) -> bool {
-        false
+        self.trunk
+    }
+
+    /// The embedding; trunk mode adds every tower that feeds a later task.
+    fn shared_param_ids(&self) -> Vec<burn::module::ParamId> {
+        let mut ids = burn::module::list_param_ids(&self.embedding);
+        if self.trunk {
+            for (t, tower) in self.towers.iter().enumerate() {
+                if self.tower_shared(t) {
+                    ids.extend(burn::module::list_param_ids(tower));
+                }
+            }
+        }
+        ids
+    }
+
+    fn param_groups(&self) -> Vec<(&'static str, Vec<burn::module::ParamId>)> {
+        vec![("embedding", burn::module::list_param_ids(&self.embedding))]
     }
 
     fn n_tasks(&self) -> usize {
         self.towers.len()
     }
 
-    /// The trunk is exactly `[embedding.forward(batch)]`: per-task strategies can take the
-    /// Gram matrix on the embedding rows the batch touched.
+    /// Embedding mode: the trunk is exactly `[embedding.forward(batch)]`, so per-task
+    /// strategies can take the Gram matrix on the embedding rows the batch touched.
     fn embedding_trunk(&self) -> Option<&FieldEmbedding> {
-        Some(&self.embedding)
+        (!self.trunk).then_some(&self.embedding)
     }
 }
 

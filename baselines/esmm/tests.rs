@@ -168,3 +168,49 @@ fn trains() {
 fn trains_through_the_trainer() {
     testkit::check_train_cell("esmm");
 }
+
+#[test]
+fn trunk_computes_the_same_network_as_embedding() {
+    testkit::check_trunk_same_function("esmm", TINY);
+    testkit::check_trunk_same_function("esmm", EV);
+}
+
+/// θ_s under `shared: trunk`: binary tower t is multiplied into every later binary task's
+/// chain probability (pCTCVR = pCTR · pCVR: the CTR tower reaches two losses), and with
+/// `expected_value` every binary tower reaches the core task; the core tower and `z0` reach
+/// the core task only. Tensors: embedding 5; a tower with one hidden layer 4.
+#[test]
+fn trunk_theta_s_is_every_tower_a_later_task_multiplies() {
+    use crate::data::TaskKind;
+    use burn::module::list_param_ids as ids;
+    let dev = Device::flex();
+    let cases: [(&str, &[TaskKind], &[usize]); 6] = [
+        (TINY, &[Binary, Binary, Regression], &[0]),
+        (EV, &[Binary, Binary, Regression], &[0, 1]),
+        (TINY, &[Binary, Binary, Binary, Regression], &[0, 1]),
+        (TINY, &[Binary, Binary], &[0]),
+        (TINY, &[Binary, Regression], &[]),
+        (EV, &[Binary, Regression], &[0]),
+    ];
+    for (opts, kinds, towers) in cases {
+        let opts = testkit::with_shared(opts, "trunk");
+        let m = testkit::build("esmm", &opts, kinds, &dev);
+        let AnyModel::Esmm(e) = &m else {
+            panic!("esmm")
+        };
+        let extra = towers.iter().flat_map(|&t| ids(&e.towers[t])).collect();
+        testkit::assert_theta_s(&m, extra, &format!("{opts} {kinds:?}"));
+        assert_eq!(m.shared_param_ids().len(), 5 + 4 * towers.len());
+        assert!(m.separable());
+    }
+}
+
+#[test]
+fn trunk_separability_and_per_task_gradients() {
+    for opts in [TINY, EV] {
+        let trunk = testkit::with_shared(opts, "trunk");
+        testkit::check_shapes("esmm", &trunk);
+        testkit::check_separable("esmm", &trunk);
+        testkit::check_per_task_gradients("esmm", &trunk);
+    }
+}

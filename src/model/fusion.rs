@@ -78,21 +78,45 @@ impl Ifu {
         match self {
             Ifu::Concat(c) => (c.w.forward(Tensor::cat(items.to_vec(), 1)), None),
             Ifu::Attention(a) => {
-                let values: Vec<Tensor<2>> =
-                    items.iter().map(|u| a.w1.forward(u.clone())).collect();
-                let scores: Vec<Tensor<2>> = items
-                    .iter()
-                    .map(|u| (a.w2.forward(u.clone()) * a.w3.forward(u.clone())).sum_dim(1))
-                    .collect();
-                let weights = softmax(Tensor::cat(scores, 1).div_scalar((a.k as f32).sqrt()), 1);
-                let v: Tensor<3> = Tensor::stack(values, 1);
-                let fused = (v * weights.clone().unsqueeze_dim::<3>(2))
-                    .sum_dim(1)
-                    .squeeze_dim::<2>(1);
+                let (fused, weights) = attention_fuse(items, &a.weights(), a.k);
                 (fused, Some(weights))
             }
         }
     }
+}
+
+impl AttentionIfu {
+    /// The projection matrices `[W1, W2, W3]`, each `[d_in, k]` (on the autodiff graph).
+    pub fn weights(&self) -> [Tensor<2>; 3] {
+        [
+            self.w1.weight.val(),
+            self.w2.weight.val(),
+            self.w3.weight.val(),
+        ]
+    }
+}
+
+/// The attention formula with the projections given as tensors `[W1, W2, W3]` (`[d_in, k]`
+/// each, no bias): what [`Ifu::forward`] computes for an attention IFU from its own weights.
+/// A model that passes its attention weights through its trunk (AITM's `shared: trunk`)
+/// applies them with this. Returns the fused vector and the weights `[batch, m]`.
+///
+/// # Shapes
+/// `items[j]: [batch, d_in]` → `([batch, k], [batch, m])`
+pub fn attention_fuse(items: &[Tensor<2>], w: &[Tensor<2>; 3], k: usize) -> (Tensor<2>, Tensor<2>) {
+    let proj =
+        |u: &Tensor<2>, m: &Tensor<2>| burn::tensor::module::linear(u.clone(), m.clone(), None);
+    let values: Vec<Tensor<2>> = items.iter().map(|u| proj(u, &w[0])).collect();
+    let scores: Vec<Tensor<2>> = items
+        .iter()
+        .map(|u| (proj(u, &w[1]) * proj(u, &w[2])).sum_dim(1))
+        .collect();
+    let weights = softmax(Tensor::cat(scores, 1).div_scalar((k as f32).sqrt()), 1);
+    let v: Tensor<3> = Tensor::stack(values, 1);
+    let fused = (v * weights.clone().unsqueeze_dim::<3>(2))
+        .sum_dim(1)
+        .squeeze_dim::<2>(1);
+    (fused, weights)
 }
 
 #[cfg(test)]
@@ -120,6 +144,33 @@ mod tests {
         for row in w.chunks(3) {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         }
+    }
+
+    /// `attention_fuse` with an IFU's own weights is the formula through the IFU's `Linear`
+    /// layers, bit for bit (AITM's trunk passes the weights on and applies them with it).
+    #[test]
+    fn attention_fuse_with_own_weights_equals_the_linear_layers() {
+        let dev = Device::flex();
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let ifu = Ifu::new("attention", 3, 3, 4, &mut rng, &dev);
+        let Ifu::Attention(a) = &ifu else {
+            panic!("attention")
+        };
+        let items = items(&dev);
+        let values: Vec<Tensor<2>> = items.iter().map(|u| a.w1.forward(u.clone())).collect();
+        let scores: Vec<Tensor<2>> = items
+            .iter()
+            .map(|u| (a.w2.forward(u.clone()) * a.w3.forward(u.clone())).sum_dim(1))
+            .collect();
+        let weights = softmax(Tensor::cat(scores, 1).div_scalar(2.0), 1);
+        let v: Tensor<3> = Tensor::stack(values, 1);
+        let fused = (v * weights.clone().unsqueeze_dim::<3>(2))
+            .sum_dim(1)
+            .squeeze_dim::<2>(1);
+        let (f, w) = attention_fuse(&items, &a.weights(), a.k);
+        let host = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(host(f), host(fused));
+        assert_eq!(host(w), host(weights));
     }
 
     #[test]

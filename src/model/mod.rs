@@ -126,7 +126,10 @@ pub trait MultiTaskModel {
     /// per-task gradient through it), so any noise must come from `ctx.rng`.
     ///
     /// # Shapes
-    /// each returned tensor is `[batch, width]`
+    /// each returned activation is `[batch, width]`. A model may also return a shared
+    /// parameter's value (AITM's `shared: trunk` passes its shared attention matrices
+    /// `[K, K]`), so that a head applies it to its own copy and each task's gradient reaches
+    /// it through that copy.
     fn shared(&self, batch: &Batch, ctx: &mut ForwardCtx) -> Vec<Tensor<2>>;
 
     /// Task-specific part. `inputs[t]` is task t's copy of the trunk output.

@@ -890,6 +890,9 @@ mod tests {
             ("adatt", serde_yaml::Value::Null),
             ("esmm", serde_yaml::Value::Null),
             ("aitm", serde_yaml::Value::Null),
+            ("adatt", serde_yaml::from_str("{shared: trunk}").unwrap()),
+            ("esmm", serde_yaml::from_str("{shared: trunk}").unwrap()),
+            ("aitm", serde_yaml::from_str("{shared: trunk}").unwrap()),
         ];
         for (name, opts) in cases {
             let inf = info(&kinds);
@@ -1080,6 +1083,103 @@ mod tests {
             pass.gp.get::<2>(expert_e).is_some(),
             "heads own the experts"
         );
+    }
+
+    /// `shared: trunk` on AdaTT and AITM: θ_s grows by exactly the tensors the rule names
+    /// (counted by hand below), and one PCGrad step moves such a tensor differently from the
+    /// plain sum; with `shared: embedding` the same tensor is task-specific and gets exactly
+    /// the plain summed gradient whatever the strategy does.
+    #[test]
+    fn shared_trunk_on_adatt_and_aitm_changes_which_parameters_pcgrad_touches() {
+        use crate::optim::PcGrad;
+        let dev = Device::flex().autodiff();
+        let inf = info(&[Binary, Binary, Regression]);
+        let b = batch(&inf, 32, 9, &dev);
+        type Probe = fn(&AnyModel) -> (ParamId, Tensor<2>);
+        let cases: [(&str, &str, usize, Probe); 2] = [
+            // Two levels of 3 task experts + 1 shared expert (one layer of 128: weight, bias)
+            // = 16 tensors; level 1's 4 gates (3 tasks + the shared module) = 8; groups of
+            // one expert, so no native weights: 24. Probe: level 1's shared expert.
+            (
+                "adatt",
+                "{levels: 2, task_experts: 1, shared_experts: 1}",
+                24,
+                |m| {
+                    let AnyModel::Adatt(a) = m else {
+                        panic!("adatt")
+                    };
+                    let w = &a.levels[0].groups[3][0].layers[0].weight;
+                    (w.id, w.val())
+                },
+            ),
+            // m = 2: towers 0, 1 (one layer: 4), transfer 1 (2), the shared attention (3),
+            // head 0, read by task 2's calibrator term (2): 11. Probe: task 1's tower.
+            ("aitm", "{tower: [8]}", 11, |m| {
+                let AnyModel::Aitm(a) = m else { panic!("aitm") };
+                let w = &a.towers[0].layers[0].weight;
+                (w.id, w.val())
+            }),
+        ];
+        for (name, opts, extra, probe) in cases {
+            let build = |shared: &str| {
+                let mut o: serde_yaml::Mapping = serde_yaml::from_str(opts).unwrap();
+                o.insert("shared".into(), shared.into());
+                build_model(
+                    name,
+                    &serde_yaml::Value::Mapping(o),
+                    &inf,
+                    &mut rand_chacha::ChaCha8Rng::seed_from_u64(4),
+                    &dev,
+                )
+                .unwrap()
+            };
+            let (st, se) = (
+                Stepper::new(&build("trunk"), 2),
+                Stepper::new(&build("embedding"), 2),
+            );
+            assert_eq!(
+                se.shared.len(),
+                5,
+                "{name}: embedding mode is the embedding"
+            );
+            assert_eq!(st.shared.len(), 5 + extra, "{name}: θ_s under trunk");
+            // One SGD step (lr 1, so the update is the gradient) with the plain sum and with
+            // PCGrad, from the same model; the probe's update compared.
+            let moved = |shared: &str, pcgrad: bool| -> Vec<f32> {
+                let model = build(shared);
+                let mut stepper = Stepper::new(&model, 2);
+                assert_eq!(
+                    stepper.shared.iter().any(|(id, _)| *id == probe(&model).0),
+                    shared == "trunk",
+                    "{name}: the probe is in θ_s under trunk only"
+                );
+                let mut optim = burn::optim::SgdConfig::new().init();
+                let mut strategy = PcGrad { shuffle: false };
+                let strategy = pcgrad.then_some(&mut strategy as &mut dyn GradientStrategy);
+                let mut c = ctx(0);
+                c.training = false;
+                let (after, _, _) = stepper
+                    .step(model, &b, &mut c, strategy, &mut optim, 1.0, false)
+                    .unwrap();
+                probe(&after).1.into_data().try_into_vec::<f32>().unwrap()
+            };
+            let gap = |shared: &str| -> f32 {
+                let (sum, pc) = (moved(shared, false), moved(shared, true));
+                sum.iter()
+                    .zip(&pc)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f32::max)
+            };
+            let (g_trunk, g_emb) = (gap("trunk"), gap("embedding"));
+            assert!(
+                g_trunk > 1e-6,
+                "{name}: PCGrad changes the trunk tensor ({g_trunk})"
+            );
+            assert!(
+                g_emb < 1e-7,
+                "{name}: PCGrad leaves the task-specific tensor ({g_emb})"
+            );
+        }
     }
 
     /// The embedding-only path with a different combination per tensor (per-tensor

@@ -423,3 +423,33 @@ fn esmm_expected_value_ziln_puts_p_through_the_chain() {
         assert!(*p <= c + 1e-6 && *p > 0.9 * c, "p(y > 0) {p} vs P_k {c}");
     }
 }
+
+/// The one θ_s rule is available everywhere: every model with a `shared` option accepts both
+/// `embedding` and `trunk` (AdaTT and AITM included), and its θ_s text (shown by
+/// `htl models`) describes both.
+#[test]
+fn every_shared_option_takes_embedding_and_trunk() {
+    let mut with_option = Vec::new();
+    for e in registry() {
+        let defaults = (e.defaults)();
+        if defaults.get("shared").is_none() {
+            continue;
+        }
+        with_option.push(e.name);
+        for value in ["embedding", "trunk"] {
+            let v: Value = serde_yaml::from_str(&format!("{{shared: {value}}}")).unwrap();
+            let resolved = (e.resolve)(&v).unwrap_or_else(|err| panic!("{}: {err}", e.name));
+            assert_eq!(resolved.get("shared"), Some(&Value::from(value)));
+        }
+        assert!(
+            e.theta_s.contains("`shared: trunk`") && e.theta_s.contains("embedding"),
+            "{}: {}",
+            e.name,
+            e.theta_s
+        );
+    }
+    assert_eq!(
+        with_option,
+        ["shared_bottom", "mmoe", "ple", "adatt", "esmm", "aitm"]
+    );
+}
