@@ -140,6 +140,10 @@ struct ReportArgs {
     /// table; repeatable. Without it, the rows of the previous report are kept.
     #[arg(long)]
     external: Vec<PathBuf>,
+    /// Equivalence margin of a "tie" in the sweep verdict tables, as a fraction of the
+    /// reference's mean at the grid point (0.005 = ±0.5%).
+    #[arg(long, default_value_t = crate::report::DEFAULT_TIE_MARGIN)]
+    tie_margin: f64,
 }
 
 #[derive(Args, Debug)]
@@ -479,6 +483,7 @@ fn report(a: ReportArgs) -> Result<()> {
         figures: !a.no_figures,
         correction: parse_correction(&a.correction)?,
         external: a.external,
+        tie_margin: a.tie_margin,
     };
     let store = crate::store::ResultStore::new(&a.dir);
     if crate::report::summary::write_summaries(&store)

@@ -160,7 +160,7 @@ fn y_mean(dir: &Path, prefix: &str) -> Vec<f64> {
 #[test]
 fn htl_run_trains_each_grid_point_on_its_data_and_draws_the_sweep() {
     let d = tempfile::tempdir().unwrap();
-    let yaml = "name: tiny_sweep\ndataset: {synthetic: {rows: 800, users: 50, items: 40, seed: 2, funnel: graded}}\ntrain: {epochs: 1, batch_size: 256}\nseeds: [1, 2]\ngrid: {synthetic.dependence: [0, 0.9]}\nvariants: [{label: DNN, model: dnn}]\n";
+    let yaml = "name: tiny_sweep\ndataset: {synthetic: {rows: 800, users: 50, items: 40, seed: 2, funnel: graded}}\ntrain: {epochs: 1, batch_size: 256}\nseeds: [1, 2]\ngrid: {synthetic.dependence: [0, 0.9]}\nvariants: [{label: DNN, model: dnn}, {label: Shared-Bottom, model: shared_bottom}]\n";
     std::fs::write(d.path().join("s.yaml"), yaml).unwrap();
     let out = htl()
         .current_dir(d.path())
@@ -196,5 +196,35 @@ fn htl_run_trains_each_grid_point_on_its_data_and_draws_the_sweep() {
     assert!(
         md.contains("### Metrics against a numeric grid key"),
         "{md}"
+    );
+    // The sweep verdict table: Shared-Bottom against DNN (the first model: no HTLNet here)
+    // at each value of dependence, on every shown metric.
+    assert!(
+        md.contains("### Against DNN along `dependence`, per grid point"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Task | Metric | Variant | dependence=0 Δ | dependence=0 p (holm) | dependence=0 verdict | dependence=0.9 Δ |"),
+        "{md}"
+    );
+    let rows: Vec<&str> = md
+        .lines()
+        .filter(|l| l.contains("| Shared-Bottom |"))
+        .collect();
+    // 2 binary tasks × 2 metrics + 4 core metrics, each with a word at both points.
+    assert_eq!(rows.len(), 8, "{md}");
+    let words = ["win", "lose", "tie", "under-powered"];
+    for r in &rows {
+        let n = r.split('|').filter(|c| words.contains(&c.trim())).count();
+        assert_eq!(n, 2, "{r}");
+    }
+    assert!(root.join("report/tables/sweep_dependence.tex").is_file());
+    let stats = std::fs::read_to_string(root.join("report/stats.csv")).unwrap();
+    assert!(
+        stats
+            .lines()
+            .filter(|l| l.starts_with("Shared-Bottom [dependence=0.9],"))
+            .all(|l| l.contains(",DNN [dependence=0.9],")),
+        "{stats}"
     );
 }

@@ -64,6 +64,11 @@ pub struct VariantInfo {
     pub failed: Vec<u64>,
     /// Seeds of its unfinished cells.
     pub unfinished: Vec<u64>,
+    /// The label before its grid suffix (the whole label outside a grid,
+    /// [`super::sweep::parse_grid_label`]).
+    pub base: String,
+    /// The grid point's `(key, value)` pairs from the label's suffix (empty outside a grid).
+    pub grid: Vec<(String, String)>,
 }
 
 /// Summary over seeds of one metric of one variant (test split).
@@ -100,6 +105,8 @@ pub struct Comparison {
     pub delta: Option<f64>,
     /// `delta` relative to the reference's mean over the same seeds (`None` when that is 0).
     pub delta_rel: Option<f64>,
+    /// The reference's mean over the paired seeds (`None` without pairs).
+    pub reference_mean: Option<f64>,
     /// 95% t-interval of the paired differences (`None` with fewer than 2 pairs).
     pub delta_ci95: Option<(f64, f64)>,
     /// The test, when it could run.
@@ -196,14 +203,25 @@ pub struct CellIssue {
 pub struct Analysis {
     /// Variants in table order.
     pub variants: Vec<VariantInfo>,
-    /// The reference variant of the comparisons (`None` when there is no model variant).
+    /// The reference of the comparisons (`None` when there is no model variant): a base
+    /// label. Outside a grid it is the reference variant's label; in a grid each variant is
+    /// compared with the variant of this base label at the same grid point
+    /// ([`Comparison::reference`] names it).
     pub reference: Option<String>,
+    /// Whether any variant label carries a grid point (`<label> [key=value, …]`).
+    pub grid: bool,
+    /// Why some variants have no comparison (no or several reference variants at their grid
+    /// point), in words, for `report.md`.
+    pub pairing_notes: Vec<String>,
     /// The paired test used.
     pub test: TestKind,
     /// Significance level.
     pub alpha: f64,
     /// The correction of the tables' verdicts for the number of comparisons.
     pub correction: Correction,
+    /// The sweep verdicts' equivalence margin, relative to the reference's mean
+    /// ([`ReportOptions::tie_margin`]).
+    pub tie_margin: f64,
     /// Tasks in chain order.
     pub tasks: Vec<TaskInfo>,
     /// Every (task, metric) on the test split: task order, then shown metrics, then others.
@@ -251,6 +269,38 @@ impl Analysis {
         self.variants.iter().find(|v| v.label == label)
     }
 
+    /// Whether `label` is a reference variant: the reference itself, or in a grid the
+    /// reference's variant at one grid point.
+    pub fn is_reference(&self, label: &str) -> bool {
+        match (&self.reference, self.variant(label)) {
+            (Some(r), Some(v)) => &v.base == r,
+            _ => false,
+        }
+    }
+
+    /// The reference variant `label` is compared with (the one at its grid point), when it
+    /// has a comparison.
+    pub fn reference_of(&self, label: &str) -> Option<&str> {
+        self.comparisons
+            .iter()
+            .find(|c| c.variant == label)
+            .map(|c| c.reference.as_str())
+    }
+
+    /// The number of correction families among the comparisons the tables mark: one per
+    /// reference variant (one per grid point in a grid, one outside a grid).
+    pub fn families(&self) -> usize {
+        let mut refs: Vec<&str> = self
+            .comparisons
+            .iter()
+            .filter(|c| c.p_adjusted.is_some())
+            .map(|c| c.reference.as_str())
+            .collect();
+        refs.sort_unstable();
+        refs.dedup();
+        refs.len()
+    }
+
     /// The kind of a task.
     pub fn task_kind(&self, task: &str) -> TaskKind {
         self.tasks
@@ -269,6 +319,9 @@ pub fn analyse(store: &Store, opts: &ReportOptions) -> Result<Analysis, ReportEr
     if !(opts.alpha > 0.0 && opts.alpha < 1.0) {
         return Err(ReportError::InvalidAlpha(opts.alpha));
     }
+    if !(opts.tie_margin.is_finite() && opts.tie_margin >= 0.0) {
+        return Err(ReportError::InvalidTieMargin(opts.tie_margin));
+    }
     let variants = variant_infos(store);
     let reference = choose_reference(&variants, opts.reference.as_deref())?;
     let tasks = task_infos(store);
@@ -285,8 +338,19 @@ pub fn analyse(store: &Store, opts: &ReportOptions) -> Result<Analysis, ReportEr
         }
     }
     let mut comparisons = Vec::new();
+    let mut pairing_notes = Vec::new();
     if let Some(r) = &reference {
-        for v in variants.iter().filter(|v| &v.label != r) {
+        for v in variants.iter().filter(|v| &v.base != r) {
+            let partner = match reference_at_point(&variants, r, v) {
+                Ok(p) => p,
+                Err(note) => {
+                    // The constant rows are never tested in the tables: no note for them.
+                    if !v.constant {
+                        pairing_notes.push(note);
+                    }
+                    continue;
+                }
+            };
             for k in &keys {
                 let a = summaries
                     .iter()
@@ -294,7 +358,7 @@ pub fn analyse(store: &Store, opts: &ReportOptions) -> Result<Analysis, ReportEr
                     .expect("summarised");
                 let b = summaries
                     .iter()
-                    .find(|s| &s.variant == r && &s.key == k)
+                    .find(|s| s.variant == partner.label && &s.key == k)
                     .expect("summarised");
                 comparisons.push(compare(a, b, opts));
             }
@@ -305,12 +369,24 @@ pub fn analyse(store: &Store, opts: &ReportOptions) -> Result<Analysis, ReportEr
         .filter(|v| !v.constant)
         .map(|v| v.label.clone())
         .collect();
-    adjust_family(
-        &mut comparisons,
-        |c| family_variants.contains(&c.variant) && shown.contains(&c.key),
-        opts.correction,
-        opts.alpha,
-    );
+    // One family per reference variant: outside a grid the whole table, in a grid each grid
+    // point's comparisons.
+    let mut family_refs: Vec<String> = Vec::new();
+    for c in &comparisons {
+        if !family_refs.contains(&c.reference) {
+            family_refs.push(c.reference.clone());
+        }
+    }
+    for fr in &family_refs {
+        adjust_family(
+            &mut comparisons,
+            |c| {
+                &c.reference == fr && family_variants.contains(&c.variant) && shown.contains(&c.key)
+            },
+            opts.correction,
+            opts.alpha,
+        );
+    }
     let issues = store
         .cells
         .iter()
@@ -320,9 +396,12 @@ pub fn analyse(store: &Store, opts: &ReportOptions) -> Result<Analysis, ReportEr
             CellStatus::Unfinished => Some(issue(c, None)),
         })
         .collect();
-    let ifu_pairs = ifu_pairs(store, &variants, reference.as_deref());
-    let sweeps = super::sweep::grid_sweeps(&variants, &summaries, &shown);
+    let ifu_pairs = ifu_pairs(store, &variants, &comparisons);
+    let sweeps =
+        super::sweep::grid_sweeps(&variants, &summaries, &shown, &comparisons, opts.tie_margin);
     Ok(Analysis {
+        grid: variants.iter().any(|v| !v.grid.is_empty()),
+        pairing_notes,
         sweeps,
         curves: curve_series(store, &variants, &tasks),
         grads: grad_series(store, &variants, &tasks),
@@ -337,6 +416,7 @@ pub fn analyse(store: &Store, opts: &ReportOptions) -> Result<Analysis, ReportEr
         test: opts.test,
         alpha: opts.alpha,
         correction: opts.correction,
+        tie_margin: opts.tie_margin,
         tasks,
         keys,
         shown,
@@ -370,7 +450,11 @@ fn variant_infos(store: &Store) -> Vec<VariantInfo> {
                     .map(|c| c.seed)
                     .collect()
             };
+            let (base, grid) = super::sweep::parse_grid_label(label)
+                .unwrap_or_else(|| (label.clone(), Vec::new()));
             VariantInfo {
+                base,
+                grid,
                 label: label.clone(),
                 model: cells.first().map(|c| c.model.clone()).unwrap_or_default(),
                 constant: cells.iter().any(|c| c.is_constant()),
@@ -383,26 +467,84 @@ fn variant_infos(store: &Store) -> Vec<VariantInfo> {
         .collect()
 }
 
-/// The reference: the one asked for, else `HTLNet`, else the first non-constant variant.
+/// The reference, a base label ([`VariantInfo::base`]): the one asked for, else `HTLNet`,
+/// else the first non-constant variant's. Outside a grid the base label is the label.
 fn choose_reference(
     variants: &[VariantInfo],
     asked: Option<&str>,
 ) -> Result<Option<String>, ReportError> {
+    let models = || variants.iter().filter(|v| !v.constant);
     if let Some(a) = asked {
-        return if variants.iter().any(|v| v.label == a) {
-            Ok(Some(a.to_string()))
-        } else {
-            Err(ReportError::UnknownReference {
+        if variants.iter().any(|v| v.base == a) {
+            return Ok(Some(a.to_string()));
+        }
+        if let Some(v) = variants.iter().find(|v| v.label == a) {
+            return Err(ReportError::GridPointReference {
                 name: a.to_string(),
-                available: variants.iter().map(|v| v.label.clone()).collect(),
-            })
-        };
+                base: v.base.clone(),
+            });
+        }
+        let mut available: Vec<String> = Vec::new();
+        for v in variants {
+            if !available.contains(&v.base) {
+                available.push(v.base.clone());
+            }
+        }
+        return Err(ReportError::UnknownReference {
+            name: a.to_string(),
+            available,
+        });
     }
-    Ok(variants
+    Ok(models()
+        .find(|v| v.base == "HTLNet")
+        .or_else(|| models().next())
+        .map(|v| v.base.clone()))
+}
+
+/// Whether two grid values are the same (equal text, or equal numbers: `0.5` and `0.50`).
+fn same_value(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (a.parse::<f64>(), b.parse::<f64>()),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
+/// The variant of the reference base label `reference` at `v`'s grid point: the one whose
+/// grid values agree with `v`'s on every grid key both carry. Outside a grid that is the
+/// reference variant itself. A grid key only one side carries (a variant's own `grid:`)
+/// does not decide; when several reference variants agree (the reference has a grid key
+/// `v` lacks), or none does, there is no partner and the error says so.
+pub fn reference_at_point<'a>(
+    variants: &'a [VariantInfo],
+    reference: &str,
+    v: &VariantInfo,
+) -> Result<&'a VariantInfo, String> {
+    let matching: Vec<&VariantInfo> = variants
         .iter()
-        .find(|v| v.label == "HTLNet")
-        .or_else(|| variants.iter().find(|v| !v.constant))
-        .map(|v| v.label.clone()))
+        .filter(|r| r.base == reference)
+        .filter(|r| {
+            r.grid.iter().all(|(k, x)| {
+                v.grid
+                    .iter()
+                    .find(|(kv, _)| kv == k)
+                    .is_none_or(|(_, y)| same_value(x, y))
+            })
+        })
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok(one),
+        [] => Err(format!(
+            "{} is not compared: no {reference} variant has the same grid values",
+            v.label
+        )),
+        many => Err(format!(
+            "{} is not compared: {} {reference} variants match its grid values ({}); give both the same grid keys",
+            v.label,
+            many.len(),
+            many.iter().map(|r| r.label.as_str()).collect::<Vec<_>>().join("; ")
+        )),
+    }
 }
 
 fn test_metrics(c: &StoredCell) -> Option<&BTreeMap<String, BTreeMap<String, Option<f64>>>> {
@@ -615,6 +757,7 @@ pub fn compare(a: &MetricSummary, b: &MetricSummary, opts: &ReportOptions) -> Co
         seeds,
         delta,
         delta_rel,
+        reference_mean: ref_mean,
         delta_ci95: stats::ci95(&diffs),
         test,
         p_adjusted: None,
@@ -746,7 +889,7 @@ fn ifu_key(c: &StoredCell) -> String {
     serde_yaml::to_string(&v).unwrap_or_default()
 }
 
-fn ifu_pairs(store: &Store, variants: &[VariantInfo], reference: Option<&str>) -> Vec<IfuPair> {
+fn ifu_pairs(store: &Store, variants: &[VariantInfo], comparisons: &[Comparison]) -> Vec<IfuPair> {
     let key_of = |label: &str| store.cells.iter().find(|c| c.variant == label).map(ifu_key);
     let has_values = |v: &VariantInfo| !v.finished.is_empty();
     let mut out = Vec::new();
@@ -758,6 +901,11 @@ fn ifu_pairs(store: &Store, variants: &[VariantInfo], reference: Option<&str>) -
         let exact = variants.iter().find(|v| {
             v.ifu.as_deref() == Some("attention") && has_values(v) && key_of(&v.label) == k
         });
+        // The fallback: the reference variant this one is compared with (at its grid point).
+        let reference = comparisons
+            .iter()
+            .find(|c| c.variant == concat.label)
+            .map(|c| c.reference.as_str());
         let pair = match exact {
             Some(a) => Some(IfuPair {
                 attention: a.label.clone(),

@@ -105,7 +105,7 @@ pub fn ablation_deltas(a: &Analysis) -> Built {
         let bars: Vec<Bar> = a
             .variants
             .iter()
-            .filter(|v| !v.constant && &v.label != r)
+            .filter(|v| !v.constant && !a.is_reference(&v.label))
             .filter_map(|v| {
                 let c = a.comparison(&v.label, k)?;
                 Some(Bar {

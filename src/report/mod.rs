@@ -10,9 +10,10 @@
 //! * [`load`] reads `manifest.json`, `cells.csv` (variant order) and every
 //!   `cells/<id>/{config.yaml, metrics.json | failed.json, curves.csv, grad_stats.csv}`.
 //! * [`analysis`] computes every number: mean, std, 95% CI per variant over seeds on the
-//!   test split, paired tests against the reference ([`stats`]), mean curves.
-//!   Statistics never format. [`sweep`] arranges those summaries against each numeric
-//!   grid key (one line per variant, one point per key value).
+//!   test split, paired tests against the reference ([`stats`]; in a grid against the
+//!   reference's variant at the same grid point, corrected within each grid point), mean
+//!   curves. Statistics never format. [`sweep`] arranges those summaries and verdicts
+//!   against each numeric grid key (one line per variant, one point per key value).
 //! * [`table`] lays the overall and ablation tables out once; Markdown, LaTeX and CSV only
 //!   supply syntax.
 //! * [`figures`] picks numbers into [`plot::Figure`]s; [`plot`] draws them and never
@@ -26,6 +27,9 @@
 //! external.csv                    the external rows shown (kept for the next `htl report`)
 //! tables/overall.{md,tex,csv}     paper Table 2 layout
 //! tables/ablation.{md,tex,csv}    each variant against the reference (Tables 3-5)
+//! tables/sweep_<key>.{md,tex,csv} per numeric grid key: each variant against the reference
+//!                                 at the same grid point, verdict win / lose / tie /
+//!                                 under-powered per key value
 //! figures/<name>.{png,svg}        metrics_bars, ablation_deltas, valid_curves, grad_norms,
 //!                                 ifu_attention_vs_concat, and sweep_<key> per numeric grid key
 //! ```
@@ -102,6 +106,9 @@ pub struct ReportOptions {
     /// External result CSVs ([`external`]) whose rows join the overall table, untested. When
     /// empty, the rows kept by the previous report in `report/external.csv` are used again.
     pub external: Vec<PathBuf>,
+    /// The equivalence margin of a sweep "tie", relative to the reference's mean on the
+    /// paired seeds (default 0.005 = ±0.5%; [`sweep::SweepVerdict::Tie`]).
+    pub tie_margin: f64,
 }
 
 impl Default for ReportOptions {
@@ -113,9 +120,13 @@ impl Default for ReportOptions {
             figures: true,
             correction: power::Correction::Holm,
             external: Vec::new(),
+            tie_margin: DEFAULT_TIE_MARGIN,
         }
     }
 }
+
+/// The default [`ReportOptions::tie_margin`]: ±0.5% of the reference's mean.
+pub const DEFAULT_TIE_MARGIN: f64 = 0.005;
 
 /// What [`report`] wrote.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -191,9 +202,20 @@ pub enum ReportError {
         /// The stored variant labels.
         available: Vec<String>,
     },
+    /// `--reference` names one grid point of a grid variant instead of its base label.
+    #[error("reference variant `{name}` is one grid point of `{base}`; in a grid each variant is compared with the reference at its own grid point, so name the base label: --reference \"{base}\"")]
+    GridPointReference {
+        /// The name asked for.
+        name: String,
+        /// Its label without the grid suffix.
+        base: String,
+    },
     /// Alpha outside (0, 1).
     #[error("alpha must be in (0, 1), got {0}; the usual level is 0.05")]
     InvalidAlpha(f64),
+    /// A tie margin that is negative or not finite.
+    #[error("--tie-margin must be a finite number ≥ 0 (a fraction of the reference's mean), got {0}; the default is 0.005 (±0.5%)")]
+    InvalidTieMargin(f64),
     /// Unknown test name.
     #[error("unknown test `{0}`; use paired_t or wilcoxon")]
     UnknownTest(String),
@@ -283,13 +305,25 @@ pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportE
     let has_ablation =
         a.reference.is_some() && a.comparisons.iter().any(|c| !is_constant(&a, &c.variant));
     let ablation = has_ablation.then(|| table::ablation_table(&a));
+    let sweep_tables: Vec<table::Table> = if has_ablation {
+        a.sweeps
+            .iter()
+            .filter(|sw| !sw.verdicts.is_empty())
+            .map(|sw| table::sweep_verdict_table(&a, sw))
+            .collect()
+    } else {
+        Vec::new()
+    };
     if ablation.is_none() {
         // A stale ablation table from an earlier report would contradict report.md.
         for ext in ["md", "tex", "csv"] {
             let _ = std::fs::remove_file(out.join("tables").join(format!("ablation.{ext}")));
         }
     }
-    for t in std::iter::once(&overall).chain(ablation.as_ref()) {
+    for t in std::iter::once(&overall)
+        .chain(ablation.as_ref())
+        .chain(&sweep_tables)
+    {
         let base = out.join("tables").join(&t.id);
         write(
             &base.with_extension("md"),
@@ -359,6 +393,7 @@ pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportE
         &a,
         &overall,
         ablation.as_ref(),
+        &sweep_tables,
         &figure_notes,
         opts,
         &ext_notes,
@@ -418,7 +453,7 @@ fn figure_caption(name: &str, a: &Analysis) -> String {
                 .iter()
                 .find(|s| figures::sweep_name(&s.key) == n)
                 .map_or("the grid key", |s| s.key.as_str());
-            format!("Each panel is one task × metric on the test split against `{key}`: one line per variant (the grid's other keys in its label), each point the mean over seeds with the 95% t-interval of the mean; the constant reference is grey and dashed. The paired tests above compare every variant with one reference across all grid points; read a comparison at one value of `{key}` from these intervals or from `stats.csv`.")
+            format!("Each panel is one task × metric on the test split against `{key}`: one line per variant (the grid's other keys in its label), each point the mean over seeds with the 95% t-interval of the mean; the constant reference is grey and dashed. The paired tests above compare each variant with {r} at the same grid point; the table \"Against {r} along `{key}`\" gives their verdicts per value of `{key}`.")
         }
         _ => String::new(),
     }
@@ -477,13 +512,19 @@ fn power_paragraph(a: &Analysis) -> String {
             );
         }
         c => {
+            let families = a.families();
             let _ = writeln!(
                 s,
-                " and {adjusted} after the {} correction the verdicts use.\n",
+                " and {adjusted} after the {} correction the verdicts use{}.\n",
                 if c == power::Correction::Holm {
                     "Holm"
                 } else {
                     "Bonferroni"
+                },
+                if families > 1 {
+                    format!(", applied within each of the {families} grid points (each point's comparisons are one family)")
+                } else {
+                    String::new()
                 }
             );
         }
@@ -525,6 +566,7 @@ fn report_markdown(
     a: &Analysis,
     overall: &table::Table,
     ablation: Option<&table::Table>,
+    sweep_tables: &[table::Table],
     figure_notes: &[(String, String, Option<String>)],
     opts: &ReportOptions,
     ext_notes: &[String],
@@ -619,10 +661,16 @@ fn report_markdown(
     prov(
         "statistics",
         format!(
-            "test split; mean, sample std, 95% t-interval over seeds; two-sided {test} against {}, cells paired by seed, α = {}, verdicts corrected for the number of comparisons: {}",
+            "test split; mean, sample std, 95% t-interval over seeds; two-sided {test} against {}{}, cells paired by seed, α = {}, verdicts corrected for the number of comparisons: {}{}",
             a.reference.as_deref().unwrap_or("(no reference)"),
+            if a.grid { " at the same grid point (the same value of every grid key)" } else { "" },
             a.alpha,
-            a.correction.name()
+            a.correction.name(),
+            if a.grid && a.correction != power::Correction::None {
+                " within each grid point (one family per grid point: its comparisons in the overall and ablation tables, which mark the same comparisons)"
+            } else {
+                ""
+            }
         ),
     );
     s.push('\n');
@@ -650,6 +698,15 @@ fn report_markdown(
             s.push_str(&table::markdown_body(t));
             s.push_str("\nExports: [Markdown](tables/ablation.md) · [LaTeX](tables/ablation.tex) · [CSV](tables/ablation.csv)\n\n");
             s.push_str(&power_paragraph(a));
+            for t in sweep_tables {
+                let _ = writeln!(s, "### {}\n", md_inline(&t.title));
+                s.push_str(&table::markdown_body(t));
+                let _ = writeln!(
+                    s,
+                    "\nExports: [Markdown](tables/{id}.md) · [LaTeX](tables/{id}.tex) · [CSV](tables/{id}.csv)\n",
+                    id = t.id
+                );
+            }
         }
         _ => s.push_str(
             "## Against the reference\n\nSkipped: no other model variant to compare with a reference.\n\n",
@@ -702,9 +759,14 @@ fn report_markdown(
         s.push_str("\nThese cells are left out of every statistic. Re-running `htl run` retrains them.\n\n");
     }
 
-    if !store.warnings.is_empty() || !ext_notes.is_empty() {
+    if !store.warnings.is_empty() || !ext_notes.is_empty() || !a.pairing_notes.is_empty() {
         s.push_str("## Notes\n\n");
-        for w in store.warnings.iter().chain(ext_notes) {
+        for w in store
+            .warnings
+            .iter()
+            .chain(ext_notes)
+            .chain(&a.pairing_notes)
+        {
             let _ = writeln!(s, "- {}", md_inline(w));
         }
         s.push('\n');

@@ -7,7 +7,13 @@
 //! order of the full grid key, the prefix (`options.`, `train.`, `grad.`, `synthetic.`)
 //! dropped.
 
-use super::analysis::{MetricKey, MetricSummary, VariantInfo};
+//!
+//! The sweep's verdicts ([`GridSweep::verdicts`]) read the paired comparisons the analysis
+//! made, each variant against the reference at the same grid point, with the p-value
+//! adjusted within that grid point's family, and name each one ([`SweepVerdict`]).
+
+use super::analysis::{Comparison, MetricKey, MetricSummary, VariantInfo};
+use super::stats::Verdict;
 
 /// One point of a sweep line.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +45,74 @@ pub struct SweepLine {
     pub points: Vec<SweepPoint>,
 }
 
+/// A comparison with the reference at one grid point, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepVerdict {
+    /// Significantly better than the reference (adjusted p ≤ alpha).
+    Win,
+    /// Significantly worse than the reference (adjusted p ≤ alpha).
+    Lose,
+    /// Not significant, and the 95% t-interval of the mean paired difference lies within
+    /// ±margin, the margin a fraction ([`super::ReportOptions::tie_margin`], default 0.5%)
+    /// of the reference's mean on the paired seeds: equivalent within that margin (a
+    /// confidence-interval inclusion test, at 95% where the usual TOST uses 90%).
+    Tie,
+    /// Not significant, and the 95% interval reaches beyond ±margin (or is undefined): the
+    /// run can neither tell the variants apart nor call them equivalent.
+    UnderPowered,
+    /// No test (fewer than 2 paired seeds).
+    NoTest,
+}
+
+/// The word for a comparison: from its verdict after the correction, and for a
+/// not-significant one whether the 95% interval of the paired differences lies within
+/// ±`margin` × |the reference's mean on the paired seeds|.
+pub fn sweep_verdict(c: &Comparison, margin: f64) -> SweepVerdict {
+    match c.verdict {
+        None => SweepVerdict::NoTest,
+        Some(Verdict::Better) => SweepVerdict::Win,
+        Some(Verdict::Worse) => SweepVerdict::Lose,
+        Some(Verdict::NotSignificant) => match (c.delta_ci95, c.reference_mean) {
+            (Some((lo, hi)), Some(r)) if lo >= -margin * r.abs() && hi <= margin * r.abs() => {
+                SweepVerdict::Tie
+            }
+            _ => SweepVerdict::UnderPowered,
+        },
+    }
+}
+
+/// One variant line's comparison at one grid point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictPoint {
+    /// The swept key's value.
+    pub x: f64,
+    /// The reference variant it is paired with (the reference at the same grid point).
+    pub reference: String,
+    /// Mean paired difference (variant − reference).
+    pub delta: Option<f64>,
+    /// The p-value adjusted within the grid point's family.
+    pub p_adjusted: Option<f64>,
+    /// The smallest difference the run detects with 80% power.
+    pub min_detectable: Option<f64>,
+    /// The 95% t-interval of the paired differences.
+    pub delta_ci95: Option<(f64, f64)>,
+    /// The tie margin in the metric's units (the relative margin × |reference mean|).
+    pub margin: Option<f64>,
+    /// The verdict.
+    pub verdict: SweepVerdict,
+}
+
+/// One variant line against the reference along the swept key, on one metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictRow {
+    /// The label without the swept key (as [`SweepLine::label`]).
+    pub label: String,
+    /// Task and metric.
+    pub key: MetricKey,
+    /// Points in increasing x (only the values the line has).
+    pub points: Vec<VerdictPoint>,
+}
+
 /// Every line of one numeric grid key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GridSweep {
@@ -49,6 +123,9 @@ pub struct GridSweep {
     /// Lines per shown metric, in variant order within each metric, metrics in `shown`
     /// order.
     pub lines: Vec<SweepLine>,
+    /// Each compared (non-reference, non-constant) line against the reference, per shown
+    /// metric, in the order of `lines`.
+    pub verdicts: Vec<VerdictRow>,
 }
 
 /// Splits a grid variant label `base [k=v, k2=v2]` into the base and its pairs; `None`
@@ -69,11 +146,14 @@ pub fn parse_grid_label(label: &str) -> Option<(String, Vec<(String, String)>)> 
 }
 
 /// The sweeps of every grid key whose values are all numbers with at least two distinct
-/// values, over the `shown` metrics.
+/// values, over the `shown` metrics, with the verdicts of the `comparisons` (ties within
+/// ±`tie_margin` of the reference's mean).
 pub fn grid_sweeps(
     variants: &[VariantInfo],
     summaries: &[MetricSummary],
     shown: &[MetricKey],
+    comparisons: &[Comparison],
+    tie_margin: f64,
 ) -> Vec<GridSweep> {
     let parsed: Vec<(&VariantInfo, String, Vec<(String, String)>)> = variants
         .iter()
@@ -122,6 +202,7 @@ pub fn grid_sweeps(
             }
         }
         let mut lines = Vec::new();
+        let mut verdicts = Vec::new();
         for mk in shown {
             for (base, others, constant) in &line_ids {
                 let mut points: Vec<SweepPoint> = members
@@ -148,6 +229,36 @@ pub fn grid_sweeps(
                 } else {
                     format!("{base} [{others}]")
                 };
+                let mut compared: Vec<(f64, &Comparison)> = members
+                    .iter()
+                    .filter(|(v, b, o, _)| b == base && o == others && !v.constant)
+                    .filter_map(|(v, _, _, x)| {
+                        let c = comparisons
+                            .iter()
+                            .find(|c| c.variant == v.label && &c.key == mk)?;
+                        Some((*x, c))
+                    })
+                    .collect();
+                compared.sort_by(|a, b| a.0.total_cmp(&b.0));
+                if !compared.is_empty() {
+                    verdicts.push(VerdictRow {
+                        label: label.clone(),
+                        key: mk.clone(),
+                        points: compared
+                            .into_iter()
+                            .map(|(x, c)| VerdictPoint {
+                                x,
+                                reference: c.reference.clone(),
+                                delta: c.delta,
+                                p_adjusted: c.p_adjusted,
+                                min_detectable: c.min_detectable,
+                                delta_ci95: c.delta_ci95,
+                                margin: c.reference_mean.map(|r| tie_margin * r.abs()),
+                                verdict: sweep_verdict(c, tie_margin),
+                            })
+                            .collect(),
+                    });
+                }
                 lines.push(SweepLine {
                     label,
                     base: base.clone(),
@@ -163,6 +274,7 @@ pub fn grid_sweeps(
                 key: key.clone(),
                 values,
                 lines,
+                verdicts,
             });
         }
     }

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use super::analysis::{Analysis, MetricKey, MAX_SEEDS_NEEDED, POWER};
 use super::power::Correction;
 use super::stats::Verdict;
+use super::sweep::{GridSweep, SweepVerdict};
 
 /// Horizontal alignment of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +136,12 @@ pub fn fmt_p(p: f64) -> String {
     }
 }
 
+/// A percentage without trailing zeros (`0.5`, `1`, `2.25`).
+fn fmt_pct(x: f64) -> String {
+    let s = format!("{x:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// Verdict in words.
 pub fn verdict_text(v: Verdict) -> &'static str {
     match v {
@@ -152,19 +159,54 @@ fn test_name(a: &Analysis) -> &'static str {
 }
 
 /// How the verdicts' p-value is adjusted, in words, e.g. `Holm-adjusted p over the 24
-/// comparisons of the tables`.
+/// comparisons of the tables`, or in a grid `Holm-adjusted p within each grid point (4
+/// families of 32 comparisons)`.
 fn p_rule(a: &Analysis) -> String {
     let m = a
         .comparisons
         .iter()
         .filter(|c| c.p_adjusted.is_some())
         .count();
-    match a.correction {
-        Correction::None => "raw p (no correction for the number of comparisons)".into(),
-        Correction::Holm => format!("Holm-adjusted p over the {m} comparisons of the tables"),
-        Correction::Bonferroni => {
-            format!("Bonferroni-adjusted p over the {m} comparisons of the tables")
+    let name = match a.correction {
+        Correction::None => return "raw p (no correction for the number of comparisons)".into(),
+        Correction::Holm => "Holm",
+        Correction::Bonferroni => "Bonferroni",
+    };
+    let families = a.families();
+    if families <= 1 {
+        return format!("{name}-adjusted p over the {m} comparisons of the tables");
+    }
+    let mut sizes: Vec<usize> = Vec::new();
+    let mut refs: Vec<&str> = Vec::new();
+    for c in a.comparisons.iter().filter(|c| c.p_adjusted.is_some()) {
+        match refs.iter().position(|r| *r == c.reference) {
+            Some(i) => sizes[i] += 1,
+            None => {
+                refs.push(&c.reference);
+                sizes.push(1);
+            }
         }
+    }
+    let (lo, hi) = (
+        sizes.iter().min().copied().unwrap_or(0),
+        sizes.iter().max().copied().unwrap_or(0),
+    );
+    let size = if lo == hi {
+        lo.to_string()
+    } else {
+        format!("{lo}–{hi}")
+    };
+    format!(
+        "{name}-adjusted p within each grid point's comparisons ({families} families of {size}, {m} in all)"
+    )
+}
+
+/// `than HTLNet` outside a grid, `than HTLNet at the same grid point` in one.
+fn than_reference(a: &Analysis, r: &str) -> String {
+    if a.grid {
+        format!("than {r} at the same grid point")
+    } else {
+        format!("than {r}")
     }
 }
 
@@ -209,7 +251,7 @@ pub fn overall_table(a: &Analysis) -> Table {
     let mut prev_constant = None;
     for v in &a.variants {
         let mut cells = vec![
-            Cell::text(if Some(&v.label) == a.reference.as_ref() {
+            Cell::text(if a.is_reference(&v.label) {
                 format!("{} (reference)", v.label)
             } else {
                 v.label.clone()
@@ -301,7 +343,8 @@ pub fn overall_table(a: &Analysis) -> Table {
     }
     if let Some(r) = &a.reference {
         notes.push(format!(
-            "† / ‡: significantly better / worse than {r} ({}, cells paired by seed, {} ≤ {}; the constant predictor is not tested).",
+            "† / ‡: significantly better / worse {} ({}, cells paired by seed, {} ≤ {}; the constant predictor is not tested).",
+            than_reference(a, r),
             test_name(a),
             p_rule(a),
             a.alpha
@@ -373,7 +416,7 @@ pub fn ablation_table(a: &Analysis) -> Table {
                 None if v.finished.is_empty() && !v.failed.is_empty() => Cell::text("failed"),
                 None => Cell::text("–"),
             };
-            let is_ref = Some(&v.label) == a.reference.as_ref();
+            let is_ref = a.is_reference(&v.label);
             let c = a.comparison(&v.label, k);
             let (delta, rel, p, power, verdict) = if is_ref {
                 (
@@ -463,7 +506,8 @@ pub fn ablation_table(a: &Analysis) -> Table {
     }
     let notes = vec![
         format!(
-            "Test split; mean ± sample std over n seeds. Δ = mean over paired seeds of (variant − {reference}); Δ % relative to {reference}'s mean on the same seeds."
+            "Test split; mean ± sample std over n seeds. Δ = mean over paired seeds of (variant − {reference}{}); Δ % relative to {reference}'s mean on the same seeds.",
+            if a.grid { " at the same grid point" } else { "" }
         ),
         format!(
             "p: {}, cells paired by seed; p ({}): adjusted over the comparisons the tables mark; verdict at {} ≤ {} in the metric's direction (↑ higher is better, ↓ lower is better); † / ‡ = significantly better / worse.",
@@ -481,6 +525,116 @@ pub fn ablation_table(a: &Analysis) -> Table {
     Table {
         id: "ablation".into(),
         title: format!("Each variant against {reference}"),
+        columns,
+        rows,
+        notes,
+    }
+}
+
+/// The verdict word of the sweep table.
+pub fn sweep_verdict_text(v: SweepVerdict) -> &'static str {
+    match v {
+        SweepVerdict::Win => "win",
+        SweepVerdict::Lose => "lose",
+        SweepVerdict::Tie => "tie",
+        SweepVerdict::UnderPowered => "under-powered",
+        SweepVerdict::NoTest => "no test",
+    }
+}
+
+/// The file stem of the sweep verdict table of grid key `key` (`sweep_dependence`).
+pub fn sweep_table_id(key: &str) -> String {
+    let slug: String = key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("sweep_{slug}")
+}
+
+/// The sweep verdict table of one numeric grid key: per task × shown metric, one row per
+/// compared variant line, and per value of the key its mean paired difference from the
+/// reference at that grid point, the adjusted p-value and the verdict word
+/// ([`SweepVerdict`]). Only formats what [`GridSweep::verdicts`] holds.
+pub fn sweep_verdict_table(a: &Analysis, sw: &GridSweep) -> Table {
+    let reference = a.reference.clone().unwrap_or_else(|| "reference".into());
+    let col = |group: String, h: &str, align| Column {
+        group,
+        header: h.into(),
+        align,
+        higher_is_better: None,
+    };
+    let mut columns = vec![
+        col(String::new(), "Task", Align::Left),
+        col(String::new(), "Metric", Align::Left),
+        col(String::new(), "Variant", Align::Left),
+    ];
+    let p_head = format!("p ({})", a.correction.name());
+    for x in &sw.values {
+        let g = format!("{}={}", sw.key, x);
+        columns.push(col(g.clone(), "Δ", Align::Right));
+        columns.push(col(g.clone(), &p_head, Align::Right));
+        columns.push(col(g, "verdict", Align::Left));
+    }
+    let mut rows = Vec::new();
+    let mut prev: Option<&MetricKey> = None;
+    for r in &sw.verdicts {
+        let first = prev != Some(&r.key);
+        let mut cells = vec![
+            Cell::text(if first {
+                r.key.task.clone()
+            } else {
+                String::new()
+            }),
+            Cell::text(if first {
+                format!(
+                    "{} {}",
+                    metric_name(&r.key.metric),
+                    if r.key.higher_is_better() {
+                        "↑"
+                    } else {
+                        "↓"
+                    }
+                )
+            } else {
+                String::new()
+            }),
+            Cell::text(r.label.clone()),
+        ];
+        for x in &sw.values {
+            match r.points.iter().find(|p| p.x == *x) {
+                Some(p) => {
+                    cells.push(Cell::text(
+                        p.delta.map_or("–".into(), |d| fmt_signed(d, DIGITS)),
+                    ));
+                    cells.push(Cell::text(p.p_adjusted.map_or("–".into(), fmt_p)));
+                    cells.push(Cell::text(sweep_verdict_text(p.verdict)));
+                }
+                None => cells.extend([Cell::text(""), Cell::text(""), Cell::text("")]),
+            }
+        }
+        rows.push(Row {
+            cells,
+            rule_before: first && !rows.is_empty(),
+        });
+        prev = Some(&r.key);
+    }
+    let notes = vec![
+        format!(
+            "Test split. Each variant against {reference} at the same grid point (the same value of `{}` and of every other grid key): Δ = mean over paired seeds of (variant − {reference}); p ({}): {}, cells paired by seed; {}.",
+            sw.key,
+            a.correction.name(),
+            test_name(a),
+            p_rule(a)
+        ),
+        format!(
+            "win / lose: significantly better / worse at adjusted p ≤ {} in the metric's direction (↑ higher is better, ↓ lower is better). tie: not significant, and the 95% t-interval of the paired differences lies within ±{}% of {reference}'s mean at that point (equivalent within that margin; `htl report --tie-margin`). under-powered: not significant, and the interval reaches beyond that margin: this run can neither tell the two apart nor call them equivalent (the ablation table gives the MDD and the seeds the observed Δ would need).",
+            a.alpha,
+            fmt_pct(100.0 * a.tie_margin)
+        ),
+    ];
+    Table {
+        id: sweep_table_id(&sw.key),
+        title: format!("Against {reference} along `{}`, per grid point", sw.key),
         columns,
         rows,
         notes,
