@@ -62,7 +62,8 @@ pub struct TrainConfig {
     /// Scale of the core target in the loss: `standardize`, `log1p_standardize`, `log1p` or
     /// `none` (MSE on the raw scale, the paper's regime).
     pub core_transform: CoreScale,
-    /// Batch size for evaluation.
+    /// Batch size for evaluation. On a GPU device the runner evaluates a cell left at the
+    /// default 8192 in batches of 65,536 (the stored value, and so the cell id, stay 8192).
     pub eval_batch_size: usize,
     /// Write per-task gradient statistics (`grad_stats.csv`) every this many steps (0 =
     /// never). `sum` runs log them too (raw = adjusted), at the cost of a per-task backward

@@ -369,13 +369,18 @@ pub fn run_experiment_with(
         };
         let mut needs = Vec::with_capacity(todo.len());
         if let Some(b) = budget {
+            // Seeds of one variant share their shape: the model is built once per variant.
+            let mut known = std::collections::HashMap::new();
             for (cell, id) in &todo {
                 let eb = eval_batch_size(cell, true);
-                let need = match trainer.estimate(cell, data, placement, eb) {
-                    Ok(n) => n,
-                    // The cell will fail with the same error when it runs.
-                    Err(_) => 0,
-                };
+                let key = format!(
+                    "{}|{}|{:?}|{:?}|{:?}",
+                    cell.variant, cell.model, cell.options, cell.grad, cell.train
+                );
+                let need = *known.entry(key).or_insert_with(|| {
+                    // A cell whose model cannot be built fails with that error when it runs.
+                    trainer.estimate(cell, data, placement, eb).unwrap_or(0)
+                });
                 if need > b {
                     note(
                         &mut notes,
@@ -394,17 +399,18 @@ pub fn run_experiment_with(
             needs.resize(todo.len(), 0);
         }
         match (budget, opts.gpu_mem) {
-            (Some(b), Some(total)) => {
+            (Some(b), Some(total)) if !opts.quiet => {
                 let most = needs.iter().copied().max().unwrap_or(0);
-                bar.println(format!(
+                eprintln!(
                     "{}: up to {jobs} cell(s) at once while their estimates fit in {} ({:.0}% of {}); largest cell estimate {}",
                     dev.name,
                     gib(b),
                     GPU_MEM_SAFETY * 100.0,
                     gib(total),
                     gib(most)
-                ));
+                );
             }
+            (Some(_), _) => {}
             _ if jobs == 1 => note(
                 &mut notes,
                 format!(

@@ -186,6 +186,7 @@ impl<'d> Trainer<'d> {
     /// One optimisation step on the training rows `rows`; returns the per-task loss values
     /// (an error if one is not finite). Gradient statistics are kept every
     /// `grad_stats_every` steps.
+    /// `rows` become the current order ([`Self::set_order`]).
     pub fn step(&mut self, rows: &[usize], epoch: usize) -> Result<Vec<f32>, TrainError> {
         self.set_order(rows.to_vec());
         self.step_range(0..rows.len(), epoch)
