@@ -399,3 +399,50 @@ pub fn bench_in_children(
     }
     Ok(rows)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_rows_count_copies_per_step_by_placement() {
+        let shape = BenchShape {
+            batch: 64,
+            fields: 3,
+            vocab: 50,
+            dim: 4,
+            steps: 3,
+            warmup: 1,
+            threads: 1,
+        };
+        let dev = crate::device::device_from_name("cpu").unwrap();
+        let host = bench_one("shared_bottom", "sum", &shape, &dev, None).unwrap();
+        // On CPU the data stays on the host: 3 fields + 3 task labels up, the losses down.
+        assert_eq!(host.data, "host");
+        assert_eq!((host.h2d_per_step, host.d2h_per_step), (6.0, 1.0));
+        let on_dev = bench_one(
+            "shared_bottom",
+            "sum",
+            &shape,
+            &dev,
+            Some(DataPlacement::Device),
+        )
+        .unwrap();
+        assert_eq!(on_dev.data, "device");
+        assert_eq!((on_dev.h2d_per_step, on_dev.d2h_per_step), (0.0, 1.0));
+        let csv = format_csv(&[host.clone(), on_dev]);
+        let mut lines = csv.lines();
+        assert!(lines
+            .next()
+            .unwrap()
+            .ends_with(",peak_rss_mib,data,h2d_per_step,d2h_per_step"));
+        assert!(lines.next().unwrap().ends_with(",host,6.00,1.00"));
+        assert!(lines.next().unwrap().ends_with(",device,0.00,1.00"));
+        let table = format_table(&[host]);
+        assert!(table.contains("| h2d/step | d2h/step |"), "{table}");
+        assert!(
+            table.lines().nth(2).unwrap().ends_with("| 6.0 | 1.0 |"),
+            "{table}"
+        );
+    }
+}
