@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::TrainConfig;
 use crate::data::{CatField, Dataset, Split, Task, TaskChain, TaskKind};
 use crate::optim::GradSpec;
-use crate::train::{TrainError, Trainer, TrainerSpec};
+use crate::train::{DataPlacement, TrainError, Trainer, TrainerSpec};
+use crate::util::transfers::{transfers, Transfers};
 
 /// The benchmark shape and budget.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,6 +61,12 @@ pub struct BenchRow {
     pub samples_per_s: f64,
     /// Peak resident memory of the process (MiB), from /proc/self/status VmHWM.
     pub peak_rss_mib: f64,
+    /// Where the data lived: `host` (batches copied each step) or `device` (uploaded once).
+    pub data: String,
+    /// Host → device copies (`from_data`) per timed step, mean.
+    pub h2d_per_step: f64,
+    /// Device → host copies (`into_data`) per timed step, mean.
+    pub d2h_per_step: f64,
 }
 
 fn synthetic_data(shape: &BenchShape, rows: usize) -> Dataset {
@@ -158,13 +165,17 @@ pub fn peak_rss_mib() -> f64 {
 }
 
 /// Measures one configuration in this process, stepping a [`Trainer`] (the same code path
-/// as `htl run`, with `lr` 1e-3 and no gradient statistics) over four fixed batches.
+/// as `htl run`, with `lr` 1e-3 and no gradient statistics) over four fixed batches, with
+/// the data where `placement` says (`None`: on the device for a GPU, as `htl run` does).
+/// Host↔device copies are counted over the timed steps.
 pub fn bench_one(
     model: &str,
     grad: &str,
     shape: &BenchShape,
     dev: &crate::run::DeviceChoice,
+    placement: Option<DataPlacement>,
 ) -> Result<BenchRow, BenchError> {
+    let placement = placement.unwrap_or(DataPlacement::for_device(dev.is_gpu));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(shape.threads.max(1))
         .build()
@@ -188,16 +199,26 @@ pub fn bench_one(
             seed: 1,
         };
         let measure = |e: TrainError| BenchError::Measure(format!("{model}/{grad}: {e}"));
-        let mut trainer = Trainer::setup(spec, &data, &dev.device).map_err(measure)?;
+        let mut trainer = Trainer::setup(spec, &data, &dev.device)
+            .map_err(measure)?
+            .with_placement(placement);
+        // The rows' order is set once, as an epoch does; each step is one batch of it.
+        trainer.set_order((0..rows).collect());
         let mut times = Vec::with_capacity(shape.steps);
+        let mut copies = Transfers::default();
         for i in 0..shape.warmup + shape.steps {
             let start = (i % 4) * shape.batch;
-            let rows: Vec<usize> = (start..start + shape.batch).collect();
+            let before = transfers();
             let t0 = Instant::now();
             // Reading the losses synchronises the backend, so the time is the whole step.
-            trainer.step(&rows, 1).map_err(measure)?;
+            trainer
+                .step_range(start..start + shape.batch, 1)
+                .map_err(measure)?;
             if i >= shape.warmup {
                 times.push(t0.elapsed().as_secs_f64() * 1e3);
+                let d = transfers() - before;
+                copies.h2d += d.h2d;
+                copies.d2h += d.d2h;
             }
         }
         if times.is_empty() {
@@ -216,13 +237,24 @@ pub fn bench_one(
             p90_ms: q(0.9),
             samples_per_s: shape.batch as f64 / (median / 1e3),
             peak_rss_mib: peak_rss_mib(),
+            data: placement_name(placement).into(),
+            h2d_per_step: copies.h2d as f64 / times.len() as f64,
+            d2h_per_step: copies.d2h as f64 / times.len() as f64,
         })
     })
 }
 
+/// `host` or `device`, as `--data-placement` spells it.
+pub fn placement_name(p: DataPlacement) -> &'static str {
+    match p {
+        DataPlacement::Host => "host",
+        DataPlacement::Device => "device",
+    }
+}
+
 /// The table printed by `htl bench`.
 pub fn format_table(rows: &[BenchRow]) -> String {
-    let mut s = String::from("| model | grad | backend | ms/step (median) | p10 | p90 | samples/s | vs plain step | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n");
+    let mut s = String::from("| model | grad | backend | data | ms/step (median) | p10 | p90 | samples/s | vs plain step | peak RSS MiB | h2d/step | d2h/step |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in rows {
         let plain = rows
             .iter()
@@ -231,16 +263,19 @@ pub fn format_table(rows: &[BenchRow]) -> String {
         let ratio = plain.map_or(String::from("–"), |p| format!("{:.2}×", r.median_ms / p));
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {} | {:.0} |",
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {} | {:.0} | {:.1} | {:.1} |",
             r.model,
             r.grad,
             r.backend,
+            r.data,
             r.median_ms,
             r.p10_ms,
             r.p90_ms,
             r.samples_per_s,
             ratio,
-            r.peak_rss_mib
+            r.peak_rss_mib,
+            r.h2d_per_step,
+            r.d2h_per_step
         );
     }
     s
@@ -248,12 +283,12 @@ pub fn format_table(rows: &[BenchRow]) -> String {
 
 /// CSV of the rows.
 pub fn format_csv(rows: &[BenchRow]) -> String {
-    let mut s = String::from("model,grad,backend,batch,fields,vocab,dim,threads,steps,median_ms,p10_ms,p90_ms,samples_per_s,peak_rss_mib\n");
+    let mut s = String::from("model,grad,backend,batch,fields,vocab,dim,threads,steps,median_ms,p10_ms,p90_ms,samples_per_s,peak_rss_mib,data,h2d_per_step,d2h_per_step\n");
     for r in rows {
         let b = &r.shape;
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{:.1},{:.1}",
+            "{},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{:.1},{:.1},{},{:.2},{:.2}",
             r.model,
             r.grad,
             r.backend,
@@ -267,7 +302,10 @@ pub fn format_csv(rows: &[BenchRow]) -> String {
             r.p10_ms,
             r.p90_ms,
             r.samples_per_s,
-            r.peak_rss_mib
+            r.peak_rss_mib,
+            r.data,
+            r.h2d_per_step,
+            r.d2h_per_step
         );
     }
     s
@@ -306,13 +344,15 @@ pub enum BenchError {
 }
 
 /// Measures every `model × grad` in its own child process (`exe bench --one model:grad …`),
-/// so that each peak memory is its own; `device` is passed on as written.
+/// so that each peak memory is its own; `device` (and `placement`, if given) are passed on
+/// as written.
 pub fn bench_in_children(
     exe: &std::path::Path,
     models: &[String],
     grads: &[String],
     shape: &BenchShape,
     device: &str,
+    placement: Option<DataPlacement>,
 ) -> Result<Vec<BenchRow>, BenchError> {
     let mut rows = Vec::new();
     for m in models {
@@ -332,6 +372,9 @@ pub fn bench_in_children(
             cmd.args(["bench", "--one", &config]);
             for (flag, value) in flags {
                 cmd.args([flag, &value.to_string()]);
+            }
+            if let Some(p) = placement {
+                cmd.args(["--data-placement", placement_name(p)]);
             }
             let out =
                 cmd.args(["--device", device])
@@ -355,4 +398,51 @@ pub fn bench_in_children(
         }
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_rows_count_copies_per_step_by_placement() {
+        let shape = BenchShape {
+            batch: 64,
+            fields: 3,
+            vocab: 50,
+            dim: 4,
+            steps: 3,
+            warmup: 1,
+            threads: 1,
+        };
+        let dev = crate::device::device_from_name("cpu").unwrap();
+        let host = bench_one("shared_bottom", "sum", &shape, &dev, None).unwrap();
+        // On CPU the data stays on the host: 3 fields + 3 task labels up, the losses down.
+        assert_eq!(host.data, "host");
+        assert_eq!((host.h2d_per_step, host.d2h_per_step), (6.0, 1.0));
+        let on_dev = bench_one(
+            "shared_bottom",
+            "sum",
+            &shape,
+            &dev,
+            Some(DataPlacement::Device),
+        )
+        .unwrap();
+        assert_eq!(on_dev.data, "device");
+        assert_eq!((on_dev.h2d_per_step, on_dev.d2h_per_step), (0.0, 1.0));
+        let csv = format_csv(&[host.clone(), on_dev]);
+        let mut lines = csv.lines();
+        assert!(lines
+            .next()
+            .unwrap()
+            .ends_with(",peak_rss_mib,data,h2d_per_step,d2h_per_step"));
+        assert!(lines.next().unwrap().ends_with(",host,6.00,1.00"));
+        assert!(lines.next().unwrap().ends_with(",device,0.00,1.00"));
+        let table = format_table(&[host]);
+        assert!(table.contains("| h2d/step | d2h/step |"), "{table}");
+        assert!(
+            table.lines().nth(2).unwrap().ends_with("| 6.0 | 1.0 |"),
+            "{table}"
+        );
+    }
 }

@@ -99,6 +99,15 @@ struct RunArgs {
     /// Parse the data again instead of reading the dataset cache (.htl-cache/ or $HTL_CACHE_DIR).
     #[arg(long)]
     no_cache: bool,
+    /// GPU memory in GiB: on a GPU device, cells start only while the sum of their memory
+    /// estimates fits in 80% of it [default: what nvidia-smi reports; without it, one cell
+    /// at a time unless --jobs says otherwise].
+    #[arg(long, value_name = "GIB")]
+    gpu_mem: Option<String>,
+    /// Where a cell's data lives while it trains: device (uploaded once per cell; the GPU
+    /// default) or host (copied batch by batch; the CPU default). Results are the same.
+    #[arg(long, value_name = "host|device")]
+    data_placement: Option<String>,
     /// Skip the report (tables and figures) written to <out>/report/ at the end.
     #[arg(long)]
     no_report: bool,
@@ -185,6 +194,10 @@ struct BenchArgs {
     /// Device (as for `htl run`).
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Where the data lives: host (copied each step) or device (uploaded once) [default: as
+    /// `htl run`: device on a GPU, host on CPU].
+    #[arg(long, value_name = "host|device")]
+    data_placement: Option<String>,
     /// Internal: measure one `model:grad` in this process and print JSON.
     #[arg(long, hide = true)]
     one: Option<String>,
@@ -306,6 +319,11 @@ fn run(a: RunArgs) -> Result<()> {
         return crate::slurm::cli_submit(&exp, args);
     }
     let device = resolve_device(a.device.as_deref(), &exp)?;
+    let gpu_mem = match &a.gpu_mem {
+        Some(g) => Some(crate::device::parse_gpu_mem(g).map_err(|e| anyhow!(e))?),
+        None => crate::device::gpu_memory_bytes(&device),
+    };
+    let placement = parse_placement(a.data_placement.as_deref())?;
     let (data, cache) = data::cache::load_cached(&exp.dataset, &exp.base_dir, !a.no_cache)
         .with_context(|| format!("loading the data set of {}", a.experiment.display()))?;
     if !a.quiet {
@@ -318,6 +336,8 @@ fn run(a: RunArgs) -> Result<()> {
         force: a.force,
         save_predictions: a.save_predictions,
         only: a.only,
+        gpu_mem,
+        placement,
     };
     // A grid over `synthetic.<key>` gives cells their own data sets: load each once.
     let mut specs: Vec<&data::DatasetSpec> = Vec::new();
@@ -416,6 +436,7 @@ impl crate::run::CellTrainer for PerCellData {
 /// `htl bench`: one child process per configuration, or (`--one`) the measurement itself.
 fn bench(a: BenchArgs) -> Result<()> {
     let dev = device_from_name(&a.device).map_err(|e| anyhow!("--device: {e}"))?;
+    let placement = parse_placement(a.data_placement.as_deref())?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let shape = crate::bench::BenchShape {
         batch: a.batch,
@@ -430,12 +451,13 @@ fn bench(a: BenchArgs) -> Result<()> {
         let (m, g) = one
             .split_once(':')
             .ok_or_else(|| anyhow!("--one takes model:grad"))?;
-        let row = crate::bench::bench_one(m, g, &shape, &dev)?;
+        let row = crate::bench::bench_one(m, g, &shape, &dev, placement)?;
         println!("{}", serde_json::to_string(&row)?);
         return Ok(());
     }
     let exe = std::env::current_exe()?;
-    let rows = crate::bench::bench_in_children(&exe, &a.models, &a.grads, &shape, &a.device)?;
+    let rows =
+        crate::bench::bench_in_children(&exe, &a.models, &a.grads, &shape, &a.device, placement)?;
     println!("{}", crate::bench::format_table(&rows));
     println!(
         "device {}; shape: batch {}, {} fields × {} values × dim {}, {} threads, median of {} steps after {} warm-up; machine: {cores} cores",
@@ -465,6 +487,19 @@ fn models() -> Result<()> {
     println!("Every model also takes `grad:` sum | pcgrad | metabalance | htl (or a map with `name:` and options).");
     println!("Every model also takes `train.core_loss:` mse (default) | ziln (a three-output core head p(y>0), μ, σ trained with the zero-inflated log-normal loss on the raw scale; needs `core_transform: none`).");
     Ok(())
+}
+
+/// `--data-placement`: host or device (`None` when left out).
+fn parse_placement(s: Option<&str>) -> Result<Option<crate::train::DataPlacement>> {
+    use crate::train::DataPlacement;
+    match s {
+        None => Ok(None),
+        Some("host") => Ok(Some(DataPlacement::Host)),
+        Some("device") => Ok(Some(DataPlacement::Device)),
+        Some(other) => Err(anyhow!(
+            "--data-placement {other}: use host or device (or leave it out: device on a GPU, host on CPU)"
+        )),
+    }
 }
 
 /// `--correction`: none, holm or bonferroni.

@@ -96,6 +96,61 @@ pub fn device_from_name(name: &str) -> Result<DeviceChoice, DeviceError> {
     }
 }
 
+/// The GPU index of a GPU device name (`cuda:N`, `cuda`, `libtorch-cuda:N`), `None` for a
+/// CPU device.
+pub fn gpu_ordinal(name: &str) -> Option<usize> {
+    if name == "cuda" {
+        return Some(0);
+    }
+    ["cuda:", "libtorch-cuda:"]
+        .iter()
+        .find_map(|p| name.strip_prefix(p).and_then(|i| i.parse().ok()))
+}
+
+/// `--gpu-mem GIB` as bytes: a positive number of GiB.
+pub fn parse_gpu_mem(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(g) if g.is_finite() && g > 0.0 => Ok((g * (1u64 << 30) as f64) as u64),
+        _ => Err(format!(
+            "--gpu-mem {text}: give the GPU's memory in GiB as a positive number, e.g. --gpu-mem 80"
+        )),
+    }
+}
+
+/// Total memory of the GPU behind `dev` in bytes, as `nvidia-smi` reports it; `None` for a
+/// CPU device, or where `nvidia-smi` is missing or does not answer. With
+/// `CUDA_VISIBLE_DEVICES` set to indices, device `N` is its `N`-th entry.
+pub fn gpu_memory_bytes(dev: &DeviceChoice) -> Option<u64> {
+    if !dev.is_gpu {
+        return None;
+    }
+    let ordinal = gpu_ordinal(&dev.name)?;
+    let physical = match std::env::var("CUDA_VISIBLE_DEVICES") {
+        Ok(v) if !v.trim().is_empty() => v.split(',').nth(ordinal)?.trim().to_string(),
+        _ => ordinal.to_string(),
+    };
+    let out = std::process::Command::new("nvidia-smi")
+        .args([
+            "--query-gpu=memory.total",
+            "--format=csv,noheader,nounits",
+            "-i",
+            &physical,
+        ])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    parse_mib(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The first line of `nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits`
+/// (MiB) as bytes.
+pub fn parse_mib(text: &str) -> Option<u64> {
+    let mib: u64 = text.lines().next()?.trim().parse().ok()?;
+    (mib > 0).then_some(mib << 20)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +167,24 @@ mod tests {
         );
         let cpu = device_from_name("cpu").unwrap();
         assert_eq!((cpu.backend, cpu.is_gpu), ("flex", false));
+    }
+
+    #[test]
+    fn gpu_memory_flags_and_nvidia_smi_output() {
+        assert_eq!(gpu_ordinal("cuda:3"), Some(3));
+        assert_eq!(gpu_ordinal("libtorch-cuda:1"), Some(1));
+        assert_eq!(gpu_ordinal("cuda"), Some(0));
+        assert_eq!(gpu_ordinal("cpu"), None);
+        assert_eq!(parse_gpu_mem("80"), Ok(80 << 30));
+        assert_eq!(parse_gpu_mem("0.5"), Ok(1 << 29));
+        assert_eq!(
+            parse_gpu_mem("lots").unwrap_err(),
+            "--gpu-mem lots: give the GPU's memory in GiB as a positive number, e.g. --gpu-mem 80"
+        );
+        assert!(parse_gpu_mem("0").is_err() && parse_gpu_mem("-4").is_err());
+        // An H200 as nvidia-smi prints it.
+        assert_eq!(parse_mib("143771\n"), Some(143_771 << 20));
+        assert_eq!(parse_mib("[N/A]\n"), None);
+        assert_eq!(gpu_memory_bytes(&device_from_name("cpu").unwrap()), None);
     }
 }

@@ -223,6 +223,34 @@ fn jobs_zero_is_an_error() {
     );
 }
 
+#[test]
+fn bad_gpu_memory_and_data_placement_flags() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("e.yaml"),
+        "dataset: {synthetic: {rows: 1000}}\nvariants: [{model: htlnet}]\n",
+    )
+    .unwrap();
+    for (args, expected) in [
+        (
+            vec!["run", "e.yaml", "--gpu-mem", "lots"],
+            "htl: error: --gpu-mem lots: give the GPU's memory in GiB as a positive number, e.g. --gpu-mem 80",
+        ),
+        (
+            vec!["run", "e.yaml", "--data-placement", "gpu"],
+            "htl: error: --data-placement gpu: use host or device (or leave it out: device on a GPU, host on CPU)",
+        ),
+        (
+            vec!["bench", "--data-placement", "gpu"],
+            "htl: error: --data-placement gpu: use host or device (or leave it out: device on a GPU, host on CPU)",
+        ),
+    ] {
+        let out = htl().current_dir(d.path()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), expected);
+    }
+}
+
 /// An I/O error prints its reason once: the report's write error carries the I/O error
 /// both in its text and as its source (as a permission error on a read-only folder does,
 /// which a test running as root cannot provoke; a file where a folder belongs can).

@@ -54,6 +54,8 @@ fn a_cell_panic_is_a_quiet_failure_and_other_panics_still_report() {
         force: false,
         save_predictions: false,
         only: vec![],
+        gpu_mem: None,
+        placement: None,
     };
     let s = run_experiment_with(
         &exp,

@@ -69,7 +69,8 @@ pub struct TrainConfig {
     /// config when `mse`, so experiments that do not write it keep their cell ids.
     #[serde(default, skip_serializing_if = "CoreLoss::is_mse")]
     pub core_loss: CoreLoss,
-    /// Batch size for evaluation.
+    /// Batch size for evaluation. On a GPU device the runner evaluates a cell left at the
+    /// default 8192 in batches of 65,536 (the stored value, and so the cell id, stay 8192).
     pub eval_batch_size: usize,
     /// Write per-task gradient statistics (`grad_stats.csv`) every this many steps (0 =
     /// never). `sum` runs log them too (raw = adjusted), at the cost of a per-task backward

@@ -23,17 +23,20 @@ pub const EMBED_INIT_STD: f64 = 0.01;
 
 /// A `[rows, cols]` float tensor filled from `f`.
 pub fn tensor2(values: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    crate::util::transfers::count_h2d();
     Tensor::from_data(TensorData::new(values, [rows, cols]), device)
 }
 
 /// A `[n]` float tensor.
 pub fn tensor1(values: Vec<f32>, device: &Device) -> Tensor<1> {
+    crate::util::transfers::count_h2d();
     let n = values.len();
     Tensor::from_data(TensorData::new(values, [n]), device)
 }
 
 /// A `[n]` integer tensor.
 pub fn int1(values: Vec<i64>, device: &Device) -> Tensor<1, Int> {
+    crate::util::transfers::count_h2d();
     let n = values.len();
     Tensor::from_data(TensorData::new(values, [n]), device)
 }

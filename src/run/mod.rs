@@ -1,9 +1,15 @@
 //! The cell runner: expands an experiment, skips finished cells, trains the rest (side by
 //! side on CPU with rayon), isolates failures, writes results atomically and summarises.
 
+#[cfg(test)]
+mod gpu_tests;
 mod panics;
+mod schedule;
 #[cfg(test)]
 mod tests;
+
+pub use panics::is_out_of_memory;
+pub use schedule::{budget_for, fits, Admission, Permit, GPU_MEM_SAFETY};
 
 /// Re-exported for callers that have not moved to [`crate::util::now_rfc3339`] yet.
 pub use crate::util::now_rfc3339;
@@ -26,7 +32,24 @@ use crate::store::{
     CellInfo, CurveRow, Curves, FailedCell, GradStatRow, Manifest, ManifestCell, MetricsState,
     ResultStore, RunLock, StoreError, TaskKind, TaskRecord,
 };
-use crate::train::{train_cell, TrainError, TrainOutcome};
+use crate::train::memory::{cell_shape, estimate, gib};
+use crate::train::{train_cell, train_cell_with, DataPlacement, TrainError, TrainOutcome};
+
+/// Evaluation batch size on a GPU device for a cell whose `train.eval_batch_size` is left
+/// at its default (8192): evaluation has no backward, and large batches keep a GPU busy.
+/// The cell's config and id keep the value as written.
+pub const GPU_EVAL_BATCH_SIZE: usize = 65_536;
+
+/// The evaluation batch size a cell runs with: on a GPU device the default 8192 becomes
+/// [`GPU_EVAL_BATCH_SIZE`]; any other value (and every value on CPU) is used as written.
+pub fn eval_batch_size(cell: &CellConfig, is_gpu: bool) -> usize {
+    let written = cell.train.eval_batch_size;
+    if is_gpu && written == crate::config::TrainConfig::default().eval_batch_size {
+        GPU_EVAL_BATCH_SIZE
+    } else {
+        written
+    }
+}
 
 /// Why a run could not start or finish. A failing cell is not an error of the run: it is
 /// recorded in the cell's `failed.json` and listed in [`RunSummary::failed`].
@@ -78,7 +101,7 @@ pub enum DeviceError {
 }
 
 /// Options of `htl run`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Result folder (default `results/<experiment name>`).
     pub out: Option<PathBuf>,
@@ -92,6 +115,14 @@ pub struct RunOptions {
     pub save_predictions: bool,
     /// Only cells whose variant label, model or seed matches one of these.
     pub only: Vec<String>,
+    /// Memory of the GPU device in bytes (`--gpu-mem`, or what `nvidia-smi` reports): on a
+    /// GPU, cells start only while the sum of their estimates fits in
+    /// [`GPU_MEM_SAFETY`] of it. `None` on a GPU: one cell at a time unless `--jobs` says
+    /// otherwise.
+    pub gpu_mem: Option<u64>,
+    /// Where the data lives while a cell trains (`None`: on the device for a GPU, on the
+    /// host for CPU; see [`DataPlacement`]).
+    pub placement: Option<DataPlacement>,
 }
 
 /// What a run did.
@@ -147,6 +178,31 @@ pub trait CellTrainer: Sync {
         device: &Device,
         progress: crate::train::Progress,
     ) -> Result<TrainOutcome, TrainError>;
+
+    /// Trains one cell with its data where `placement` says. The default ignores the
+    /// placement (for trainers that do not touch a device).
+    fn train_placed(
+        &self,
+        cell: &CellConfig,
+        data: &Dataset,
+        device: &Device,
+        _placement: DataPlacement,
+        progress: crate::train::Progress,
+    ) -> Result<TrainOutcome, TrainError> {
+        self.train(cell, data, device, progress)
+    }
+
+    /// Device bytes the cell is estimated to need ([`crate::train::memory`]), with its
+    /// evaluation batch size `eval_batch`.
+    fn estimate(
+        &self,
+        cell: &CellConfig,
+        data: &Dataset,
+        placement: DataPlacement,
+        eval_batch: usize,
+    ) -> Result<u64, TrainError> {
+        cell_shape(cell, data, placement, eval_batch).map(|s| estimate(&s).total())
+    }
 }
 
 /// The real trainer ([`train_cell`]).
@@ -161,6 +217,17 @@ impl CellTrainer for BurnTrainer {
         progress: crate::train::Progress,
     ) -> Result<TrainOutcome, TrainError> {
         train_cell(cell, data, device, progress)
+    }
+
+    fn train_placed(
+        &self,
+        cell: &CellConfig,
+        data: &Dataset,
+        device: &Device,
+        placement: DataPlacement,
+        progress: crate::train::Progress,
+    ) -> Result<TrainOutcome, TrainError> {
+        train_cell_with(cell, data, device, placement, progress)
     }
 }
 
@@ -254,51 +321,136 @@ pub fn run_experiment_with(
             todo.len()
         ));
     }
-    let jobs = opts
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| RunError::ThreadPool {
-            jobs,
-            message: e.to_string(),
-        })?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let placement = opts
+        .placement
+        .unwrap_or(DataPlacement::for_device(dev.is_gpu));
     panics::install_quiet_hook();
     let failed = Mutex::new(Vec::new());
     let done = AtomicUsize::new(0);
     let epoch_style = ProgressStyle::with_template("  {msg:40} epoch {pos}/{len}").ok();
-    pool.install(|| {
-        todo.par_iter().for_each(|(cell, id)| {
-            let epoch_bar = multi.add(ProgressBar::new(cell.train.epochs as u64));
-            if let Some(style) = &epoch_style {
-                epoch_bar.set_style(style.clone());
+    let run_one = |cell: &CellConfig, id: &String| {
+        let epoch_bar = multi.add(ProgressBar::new(cell.train.epochs as u64));
+        if let Some(style) = &epoch_style {
+            epoch_bar.set_style(style.clone());
+        }
+        epoch_bar.set_message(id.clone());
+        let progress = |e: usize, _max: usize| epoch_bar.set_position(e as u64);
+        let ended = train_and_store_with(
+            &store,
+            id,
+            cell,
+            data,
+            dev,
+            trainer,
+            opts.save_predictions,
+            placement,
+            &progress,
+        );
+        if let Err(e) = ended {
+            if let CellFailure::Training(why) = &e {
+                bar.println(format!("cell {id} failed: {why}"));
             }
-            epoch_bar.set_message(id.clone());
-            let progress = |e: usize, _max: usize| epoch_bar.set_position(e as u64);
-            let ended = train_and_store(
-                &store,
-                id,
-                cell,
-                data,
-                dev,
-                trainer,
-                opts.save_predictions,
-                &progress,
-            );
-            if let Err(e) = ended {
-                if let CellFailure::Training(why) = &e {
-                    bar.println(format!("cell {id} failed: {why}"));
+            let mut failed = failed.lock().unwrap_or_else(|p| p.into_inner());
+            failed.push((id.clone(), e.to_string()));
+        }
+        epoch_bar.finish_and_clear();
+        done.fetch_add(1, Ordering::Relaxed);
+        bar.inc(1);
+    };
+    if dev.is_gpu {
+        // Cells share the GPU: `jobs` workers take cells in order; each cell starts once
+        // its memory estimate fits beside the running ones.
+        let budget = opts.gpu_mem.map(budget_for);
+        let jobs = match (opts.jobs, budget) {
+            (Some(j), _) => j.max(1),
+            (None, Some(_)) => cores,
+            (None, None) => 1,
+        };
+        let mut needs = Vec::with_capacity(todo.len());
+        if let Some(b) = budget {
+            // Seeds of one variant share their shape: the model is built once per variant.
+            let mut known = std::collections::HashMap::new();
+            for (cell, id) in &todo {
+                let eb = eval_batch_size(cell, true);
+                let key = format!(
+                    "{}|{}|{:?}|{:?}|{:?}",
+                    cell.variant, cell.model, cell.options, cell.grad, cell.train
+                );
+                let need = *known.entry(key).or_insert_with(|| {
+                    // A cell whose model cannot be built fails with that error when it runs.
+                    trainer.estimate(cell, data, placement, eb).unwrap_or(0)
+                });
+                if need > b {
+                    note(
+                        &mut notes,
+                        format!(
+                            "note: cell {id} ({}, batch_size {}): estimated {} exceeds the GPU budget {}; it runs alone",
+                            cell.model,
+                            cell.train.batch_size,
+                            gib(need),
+                            gib(b)
+                        ),
+                    );
                 }
-                let mut failed = failed.lock().unwrap_or_else(|p| p.into_inner());
-                failed.push((id.clone(), e.to_string()));
+                needs.push(need);
             }
-            epoch_bar.finish_and_clear();
-            done.fetch_add(1, Ordering::Relaxed);
-            bar.inc(1);
+        } else {
+            needs.resize(todo.len(), 0);
+        }
+        match (budget, opts.gpu_mem) {
+            (Some(b), Some(total)) if !opts.quiet => {
+                let most = needs.iter().copied().max().unwrap_or(0);
+                eprintln!(
+                    "{}: up to {jobs} cell(s) at once while their estimates fit in {} ({:.0}% of {}); largest cell estimate {}",
+                    dev.name,
+                    gib(b),
+                    GPU_MEM_SAFETY * 100.0,
+                    gib(total),
+                    gib(most)
+                );
+            }
+            (Some(_), _) => {}
+            _ if jobs == 1 => note(
+                &mut notes,
+                format!(
+                    "note: {}: GPU memory unknown (no --gpu-mem, and nvidia-smi did not report it): one cell at a time; give --gpu-mem GIB to let cells share the device",
+                    dev.name
+                ),
+            ),
+            _ => note(
+                &mut notes,
+                format!(
+                    "note: {}: GPU memory unknown (no --gpu-mem, and nvidia-smi did not report it): {jobs} cells at once as --jobs says, with no memory check",
+                    dev.name
+                ),
+            ),
+        }
+        let admission = Admission::new(budget);
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..jobs.min(todo.len()) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((cell, id)) = todo.get(i) else { break };
+                    let _permit = admission.admit(needs[i]);
+                    run_one(cell, id);
+                });
+            }
         });
-    });
+    } else {
+        let jobs = opts.jobs.unwrap_or(cores).max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .build()
+            .map_err(|e| RunError::ThreadPool {
+                jobs,
+                message: e.to_string(),
+            })?;
+        pool.install(|| {
+            todo.par_iter().for_each(|(cell, id)| run_one(cell, id));
+        });
+    }
     bar.finish_and_clear();
     let failed = failed.into_inner().unwrap_or_else(|p| p.into_inner());
     write_manifest(&store, exp, data, dev, &started, Some(&now_rfc3339()))?;
@@ -339,10 +491,52 @@ pub fn train_and_store(
     save_predictions: bool,
     progress: crate::train::Progress,
 ) -> Result<(), CellFailure> {
+    let placement = DataPlacement::for_device(dev.is_gpu);
+    train_and_store_with(
+        store,
+        id,
+        cell,
+        data,
+        dev,
+        trainer,
+        save_predictions,
+        placement,
+        progress,
+    )
+}
+
+/// [`train_and_store`] with the data where `placement` says. On a GPU the cell evaluates
+/// in batches of [`eval_batch_size`] (its stored config keeps the value as written), and an
+/// out-of-memory failure is reported with the model and batch sizes.
+#[allow(clippy::too_many_arguments)]
+pub fn train_and_store_with(
+    store: &ResultStore,
+    id: &str,
+    cell: &CellConfig,
+    data: &Dataset,
+    dev: &DeviceChoice,
+    trainer: &dyn CellTrainer,
+    save_predictions: bool,
+    placement: DataPlacement,
+    progress: crate::train::Progress,
+) -> Result<(), CellFailure> {
     let task_names: Vec<String> = data.tasks.tasks().iter().map(|t| t.name.clone()).collect();
+    let eval_batch = eval_batch_size(cell, dev.is_gpu);
+    let mut run_cell = cell.clone();
+    run_cell.train.eval_batch_size = eval_batch;
     let t0 = Instant::now();
-    let result = panics::catch_quietly(|| trainer.train(cell, data, &dev.device, progress))
-        .unwrap_or_else(|panic| Err(TrainError::Other(panic)));
+    let result = panics::catch_quietly(|| {
+        trainer.train_placed(&run_cell, data, &dev.device, placement, progress)
+    })
+    .unwrap_or_else(|panic| Err(TrainError::Other(panic)));
+    let result = result.map_err(|e| match e.to_string() {
+        why if is_out_of_memory(&why) => TrainError::Other(out_of_memory_reason(
+            &run_cell,
+            &dev.name,
+            why.lines().next().unwrap_or_default(),
+        )),
+        _ => e,
+    });
     let secs = t0.elapsed().as_secs_f64();
     match result {
         Ok(out) => write_cell(
@@ -366,6 +560,18 @@ pub fn train_and_store(
             }
         }
     }
+}
+
+/// The failure reason of a cell that ran out of memory: one line naming the model, the
+/// batch sizes and the device, what to do, and the backend's first line.
+pub fn out_of_memory_reason(cell: &CellConfig, device: &str, detail: &str) -> String {
+    format!(
+        "out of memory on {device}: model `{}` with train.batch_size {} (evaluation batches of {}) did not fit; lower train.batch_size or train.eval_batch_size, or let fewer cells share the device (--jobs, --gpu-mem) [{}]",
+        cell.model,
+        cell.train.batch_size,
+        cell.train.eval_batch_size,
+        detail.trim()
+    )
 }
 
 /// Whether `c` is selected by `--only` (empty = every cell): its variant label, model name

@@ -49,3 +49,44 @@ pub(super) fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
         }
     })
 }
+
+/// Whether a failure's text is a device (or host) allocation failure: CUDA's
+/// `CUDA_ERROR_OUT_OF_MEMORY` and "out of memory", CubeCL's `OutOfMemory` / "out of device
+/// memory", libtorch's "CUDA out of memory" and "can't allocate memory". Case, spaces,
+/// `-` and `_` are ignored.
+pub fn is_out_of_memory(text: &str) -> bool {
+    let squashed: String = text
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '_'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    ["outofmemory", "outofdevicememory", "allocatememory"]
+        .iter()
+        .any(|k| squashed.contains(k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_memory_texts_of_each_backend() {
+        for t in [
+            "internal error (panic): called `Result::unwrap()` on an `Err` value: DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")",
+            "out of device memory allocating 1073741824 bytes",
+            "An out-of-memory error happened during launch",
+            "OutOfMemory { size: 12 }",
+            "Torch(\"CUDA out of memory. Tried to allocate 2.00 GiB\")",
+            "DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 bytes",
+        ] {
+            assert!(is_out_of_memory(t), "{t}");
+        }
+        for t in [
+            "index out of bounds: the len is 0",
+            "memory layout mismatch",
+            "mock panic",
+        ] {
+            assert!(!is_out_of_memory(t), "{t}");
+        }
+    }
+}

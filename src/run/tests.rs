@@ -92,6 +92,8 @@ fn opts(root: &Path) -> RunOptions {
         force: false,
         save_predictions: false,
         only: vec![],
+        gpu_mem: None,
+        placement: None,
     }
 }
 

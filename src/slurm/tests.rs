@@ -388,6 +388,8 @@ fn run_cell_writes_byte_identical_results_to_a_local_run() {
         force: false,
         save_predictions: false,
         only: vec![],
+        gpu_mem: None,
+        placement: None,
     };
     let summary = run_experiment(&exp, &data, &dev, &ro).unwrap();
     assert!(summary.failed.is_empty(), "{:?}", summary.failed);

@@ -2,13 +2,16 @@
 //! with restore-best, evaluation on the original scale, curves and gradient statistics.
 
 mod batches;
+pub mod memory;
+#[cfg(test)]
+mod placement_tests;
 mod step;
 #[cfg(test)]
 mod tests;
 mod trainer;
 pub mod ziln;
 
-pub use batches::{CoreTransform, Prepared};
+pub use batches::{CoreTransform, DataPlacement, DeviceSplit, Feeder, Pick, Prepared};
 #[doc(hidden)]
 pub use step::task_losses as step_losses_for_tests;
 pub use step::StepError;
@@ -200,11 +203,24 @@ pub fn constant_reference(data: &Dataset) -> TrainOutcome {
 }
 
 /// Trains one cell (epochs with early stopping on the monitor, restoring the best epoch)
-/// and evaluates it on `valid` and `test`.
+/// and evaluates it on `valid` and `test`, with the data on the host
+/// ([`DataPlacement::Host`]).
 pub fn train_cell(
     cfg: &CellConfig,
     data: &Dataset,
     device: &Device,
+    progress: Progress,
+) -> Result<TrainOutcome, TrainError> {
+    train_cell_with(cfg, data, device, DataPlacement::Host, progress)
+}
+
+/// [`train_cell`] with the data where `placement` says (the batches, and so the results,
+/// are the same in both placements).
+pub fn train_cell_with(
+    cfg: &CellConfig,
+    data: &Dataset,
+    device: &Device,
+    placement: DataPlacement,
     progress: Progress,
 ) -> Result<TrainOutcome, TrainError> {
     if cfg.model == "constant" {
@@ -217,7 +233,7 @@ pub fn train_cell(
         train: &cfg.train,
         seed: cfg.seed,
     };
-    let mut trainer = Trainer::setup(spec, data, device)?;
+    let mut trainer = Trainer::setup(spec, data, device)?.with_placement(placement);
     for epoch in 1..=cfg.train.epochs {
         trainer.epoch()?;
         progress(epoch, cfg.train.epochs);

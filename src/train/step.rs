@@ -40,7 +40,10 @@ pub enum StepError {
     NoSharedGradient,
 }
 
+/// Every device → host read of a step goes through here (one `into_data` each), so it is
+/// counted ([`crate::util::transfers`]).
 fn read_vec(data: burn::tensor::TensorData, what: &'static str) -> Result<Vec<f32>, StepError> {
+    crate::util::transfers::count_d2h();
     data.try_into_vec::<f32>().map_err(|e| StepError::Read {
         what,
         detail: format!("{e:?}"),

@@ -14,6 +14,7 @@ use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::batches::{DataPlacement, Feeder};
 use super::step::Stepper;
 use super::{metric_task, EpochRow, MetricTable, Prepared, TrainError, TrainOutcome};
 use crate::config::{CoreLoss, Monitor, TrainConfig};
@@ -62,6 +63,8 @@ pub struct Trainer<'d> {
     optim: ModuleOptimizer,
     strategy: Option<Box<dyn GradientStrategy>>,
     stepper: Stepper,
+    /// Batches, from the host or from the data uploaded to the device.
+    feed: Feeder,
     ctx: ForwardCtx,
     shuffle_rng: ChaCha8Rng,
     started: Instant,
@@ -131,6 +134,7 @@ impl<'d> Trainer<'d> {
             per_epoch
         };
         let planned_steps = (tc.epochs * per_epoch) as u64;
+        let feed = Feeder::new(DataPlacement::Host, &prep, data, &autodiff, device);
         Ok(Self {
             data,
             device: device.clone(),
@@ -140,6 +144,7 @@ impl<'d> Trainer<'d> {
             optim: optim.init(),
             strategy,
             stepper,
+            feed,
             ctx: ForwardCtx {
                 training: true,
                 rng: ChaCha8Rng::seed_from_u64(spec.seed ^ 0x9e37_79b9_7f4a_7c15),
@@ -162,6 +167,22 @@ impl<'d> Trainer<'d> {
         })
     }
 
+    /// Where the data lives while training ([`DataPlacement`]): with
+    /// [`DataPlacement::Device`] every split is uploaded now, once. Batches are the same in
+    /// both placements.
+    pub fn with_placement(mut self, placement: DataPlacement) -> Self {
+        if placement != self.feed.placement() {
+            self.feed = Feeder::new(
+                placement,
+                &self.prep,
+                self.data,
+                &self.autodiff,
+                &self.device,
+            );
+        }
+        self
+    }
+
     fn model(&self) -> Result<&AnyModel, TrainError> {
         self.model.as_ref().ok_or(TrainError::ModelLost)
     }
@@ -169,8 +190,28 @@ impl<'d> Trainer<'d> {
     /// One optimisation step on the training rows `rows`; returns the per-task loss values
     /// (an error if one is not finite). Gradient statistics are kept every
     /// `grad_stats_every` steps.
+    /// `rows` become the current order ([`Self::set_order`]).
     pub fn step(&mut self, rows: &[usize], epoch: usize) -> Result<Vec<f32>, TrainError> {
-        let batch = self.prep.batch(&self.data.train, rows, &self.autodiff);
+        self.set_order(rows.to_vec());
+        self.step_range(0..rows.len(), epoch)
+    }
+
+    /// Sets the order of training rows that [`Self::step_range`] refers to (with the data on
+    /// the device, one copy of the order to the device).
+    pub fn set_order(&mut self, order: Vec<usize>) {
+        self.feed.set_order(order, &self.autodiff);
+    }
+
+    /// [`Self::step`] on the rows at positions `range` of the order set by
+    /// [`Self::set_order`] (the batch is cut on the device when the data is there).
+    pub fn step_range(
+        &mut self,
+        range: std::ops::Range<usize>,
+        epoch: usize,
+    ) -> Result<Vec<f32>, TrainError> {
+        let batch = self
+            .feed
+            .train_batch(&self.prep, self.data, range, &self.autodiff);
         let every = self.train.grad_stats_every as u64;
         let want_stats = every > 0 && self.ctx.step.is_multiple_of(every);
         let model = self.model.take().ok_or(TrainError::ModelLost)?;
@@ -222,6 +263,7 @@ impl<'d> Trainer<'d> {
         evaluate(
             model,
             &self.prep,
+            &self.feed,
             self.data,
             split,
             &self.device,
@@ -238,6 +280,7 @@ impl<'d> Trainer<'d> {
         evaluate(
             model,
             &self.prep,
+            &self.feed,
             self.data,
             split,
             &self.device,
@@ -318,14 +361,17 @@ impl<'d> Trainer<'d> {
         let order = self
             .prep
             .shuffled_order(self.data.train.n, &mut self.shuffle_rng);
+        let n = order.len();
+        self.set_order(order);
         let mut sums = vec![0.0f64; self.data.tasks.len()];
         let mut count = 0usize;
         let cap = self.train.max_steps_per_epoch;
-        for (bi, chunk) in order.chunks(self.train.batch_size).enumerate() {
+        let bs = self.train.batch_size.max(1);
+        for (bi, start) in (0..n).step_by(bs).enumerate() {
             if cap > 0 && bi >= cap {
                 break;
             }
-            let losses = self.step(chunk, epoch)?;
+            let losses = self.step_range(start..(start + bs).min(n), epoch)?;
             for (s, l) in sums.iter_mut().zip(&losses) {
                 *s += *l as f64;
             }
@@ -417,7 +463,7 @@ fn monitor_value(
 /// The core head of a `core_loss`: with `ziln`, its bias from the training target, after
 /// checking that the data has a core task whose values are finite and ≥ 0 in every split
 /// (the experiment and the loaders check both; this guards data built another way).
-fn core_head(loss: CoreLoss, data: &Dataset) -> Result<CoreHead, TrainError> {
+pub(crate) fn core_head(loss: CoreLoss, data: &Dataset) -> Result<CoreHead, TrainError> {
     if loss == CoreLoss::Mse {
         return Ok(CoreHead::Mse);
     }
@@ -463,9 +509,11 @@ pub(crate) fn host_prediction(p: Pred) -> Result<Vec<f32>, TrainError> {
 }
 
 /// Predictions on the model's scale and per-task validation losses of `model` on `split`.
+#[allow(clippy::too_many_arguments)]
 fn evaluate(
     model: &AnyModel,
     prep: &Prepared,
+    feed: &Feeder,
     data: &Dataset,
     split: &Split,
     device: &Device,
@@ -478,21 +526,25 @@ fn evaluate(
     let mut preds: Vec<Vec<f32>> = vec![Vec::with_capacity(split.n); n_tasks];
     let was = ctx.training;
     ctx.training = false;
-    let idx: Vec<usize> = (0..split.n).collect();
     // A ZILN core's validation loss, summed over the rows (its labels are the raw values).
     let mut ziln_sum: Option<f64> = None;
-    for chunk in idx.chunks(eval_batch) {
-        let batch = prep.batch(split, chunk, device);
+    let step = eval_batch.max(1);
+    for start in (0..split.n).step_by(step) {
+        let range = start..(start + step).min(split.n);
+        let rows = range.len();
+        let batch = feed.eval_batch(prep, data, split, range, device);
         let out = m.forward(&batch, ctx);
         for (t, p) in out.preds.into_iter().enumerate() {
             if let Pred::Ziln(z) = &p {
+                crate::util::transfers::count_d2h();
                 let l = super::ziln::ziln_loss(z.clone(), batch.labels[t].clone())
                     .into_data()
                     .try_into_vec::<f32>()
                     .map_err(|e| TrainError::ReadPredictions(format!("{e:?}")))?;
                 let l = l.first().map_or(f64::NAN, |&v| f64::from(v));
-                *ziln_sum.get_or_insert(0.0) += l * chunk.len() as f64;
+                *ziln_sum.get_or_insert(0.0) += l * rows as f64;
             }
+            crate::util::transfers::count_d2h();
             preds[t].extend(host_prediction(p)?);
         }
     }

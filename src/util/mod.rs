@@ -1,6 +1,8 @@
 //! Small helpers every room may use: atomic file writes, the RFC 3339 clock and a CSV line
 //! splitter. This room imports nothing of the crate.
 
+pub mod transfers;
+
 use std::fs;
 use std::io::Write;
 use std::path::Path;
