@@ -425,7 +425,9 @@ class Ple(nn.Module):
         self.binary = list(binary)
 
     def shared_params(self):
-        return list(self.embedding.parameters())
+        # `shared: trunk` (htl's default): the embedding and every CGC level (experts and
+        # gates below the towers), as baselines/ple/mod.rs shared_param_ids.
+        return list(self.embedding.parameters()) + list(self.levels.parameters())
 
     def forward(self, cat, num=None, step=0):
         e = self.embedding(cat, num)

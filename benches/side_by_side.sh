@@ -6,16 +6,20 @@
 #   THREADS=2 STEPS=50 MODELS=shared_bottom,htlnet,mmoe benches/side_by_side.sh
 #   HTL=/path/to/htl benches/side_by_side.sh         # a given binary (default: target/release/htl)
 #
-# Environment (defaults): MODELS (shared_bottom,htlnet,mmoe), GRADS (sum,htl,pcgrad,metabalance),
+# Environment (defaults): MODELS (all eight registered models:
+# shared_bottom,htlnet,mmoe,dnn,esmm,aitm,ple,adatt), GRADS (sum,htl,pcgrad,metabalance),
 # BATCH 2048, FIELDS 20, VOCAB 10000, DIM 16, STEPS 30, WARMUP 5, THREADS (all cores),
 # OUT (benches/out/<date>): where rust.csv, pytorch.csv and side_by_side.md go.
 # ROWS=0: skip the second PyTorch run of HTLNet's adjusted steps with --per-task rows.
 # WAIT_QUIET=0.3: first wait until the machine is quiet (quiet.sh).
+# PARAMS=0: skip the check that every PyTorch mirror has as many parameters as htl's model
+# (check_params.py, with the `param_count` example, built here when missing).
+# One run of each side: for a figure to quote, use regenerate.sh (≥ 3 alternating runs).
 # The PyTorch side needs benches/.venv (benches/setup_venv.sh).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-MODELS="${MODELS:-shared_bottom,htlnet,mmoe}"
+MODELS="${MODELS:-shared_bottom,htlnet,mmoe,dnn,esmm,aitm,ple,adatt}"
 GRADS="${GRADS:-sum,htl,pcgrad,metabalance}"
 BATCH="${BATCH:-2048}"; FIELDS="${FIELDS:-20}"; VOCAB="${VOCAB:-10000}"; DIM="${DIM:-16}"
 STEPS="${STEPS:-30}"; WARMUP="${WARMUP:-5}"; THREADS="${THREADS:-$(nproc)}"
@@ -29,6 +33,13 @@ if [ ! -x "$HTL" ]; then
     (cd "$root" && cargo build --release --quiet)
 fi
 mkdir -p "$OUT"
+if [ "${PARAMS:-1}" != 0 ]; then
+    counts="$root/target/release/examples/param_count"
+    [ -x "$counts" ] || (cd "$root" && cargo build --release --quiet --example param_count)
+    "$counts" --fields "$FIELDS" --vocab "$VOCAB" --dim "$DIM" $(echo "$MODELS" | tr ',' ' ') >"$OUT/params_rust.csv"
+    "$py" "$here/check_params.py" "$OUT/params_rust.csv" --models "$MODELS" --fields "$FIELDS" \
+        --vocab "$VOCAB" --dim "$DIM" --csv "$OUT/params.csv"
+fi
 . "$here/quiet.sh"
 wait_quiet
 shape=(--batch "$BATCH" --fields "$FIELDS" --vocab "$VOCAB" --dim "$DIM" --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS")
