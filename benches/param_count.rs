@@ -85,6 +85,7 @@ fn main() -> ExitCode {
         n_numeric: 0,
         tasks,
         init_bias: vec![0.0; 3],
+        core_head: htlbench::model::blocks::CoreHead::Mse,
     };
     println!("model,params");
     for m in &models {
