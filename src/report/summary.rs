@@ -221,7 +221,10 @@ pub fn summary_markdown(
             );
         }
     }
-    s.push_str("\nNRMSE = RMSE / std(y), NMAE = MAE / mean|y − mean(y)| (relative to predicting the split's mean: 1 = as good as that constant, < 1 = better); RMSE / mean(y) and MAE / mean(y) are nrmse_mean / nmae_mean, with rmse, mae, mean, std, mad in summary.csv. `–` = undefined.\n");
+    let relative = |m: &str| m.starts_with("nrmse") || m.starts_with("nmae");
+    if cols.iter().any(|(_, m)| relative(m)) {
+        s.push_str("\nNRMSE = RMSE / std(y), NMAE = MAE / mean|y − mean(y)| (relative to predicting the split's mean: 1 = as good as that constant, < 1 = better); RMSE / mean(y) and MAE / mean(y) are nrmse_mean / nmae_mean, with rmse, mae, mean, std, mad in summary.csv. `–` = undefined.\n");
+    }
     s
 }
 
@@ -264,4 +267,35 @@ pub fn write_summaries(store: &ResultStore) -> Result<Option<String>, StoreError
     let md = summary_markdown(&m.experiment, &summary, &stored, &tasks);
     store.write_top(SUMMARY_MD, &md)?;
     Ok(Some(md))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(task: &str, metric: &str) -> SummaryRow {
+        SummaryRow {
+            variant: "A".into(),
+            task: task.into(),
+            metric: metric.into(),
+            mean: 0.5,
+            std: 0.1,
+            n: 2,
+        }
+    }
+
+    /// The NRMSE / NMAE footnote only where the table shows those metrics.
+    #[test]
+    fn nrmse_footnote_only_with_a_core_task() {
+        let tasks = vec!["click".to_string(), "spend".to_string()];
+        let binary = summary_markdown("x", &[row("click", "auc")], &[], &tasks);
+        assert!(!binary.contains("NRMSE"), "{binary}");
+        let hybrid = summary_markdown(
+            "x",
+            &[row("click", "auc"), row("spend", "nrmse")],
+            &[],
+            &tasks,
+        );
+        assert!(hybrid.contains("NRMSE = RMSE / std(y)"), "{hybrid}");
+    }
 }

@@ -350,7 +350,14 @@ pub fn overall_table(a: &Analysis) -> Table {
             a.alpha
         ));
     }
-    notes.push("NRMSE = RMSE / std(y), NMAE = MAE / mean(abs(y - mean(y))) of the split's core target (1 = the constant-mean predictor); `–` = undefined.".into());
+    if a.shown
+        .iter()
+        .any(|k| k.metric.starts_with("nrmse") || k.metric.starts_with("nmae"))
+    {
+        notes.push("NRMSE = RMSE / std(y), NMAE = MAE / mean(abs(y - mean(y))) of the split's core target (1 = the constant-mean predictor); `–` = undefined.".into());
+    } else {
+        notes.push("`–` = undefined.".into());
+    }
     if a.issues.iter().any(|i| i.reason.is_some()) {
         notes.push("Failed cells are left out of n and of every statistic; `failed` = every seed of the variant failed.".into());
     }
