@@ -85,6 +85,7 @@ const CURRENT: &[&str] = &[
     "baselines",
     "aliexpress_sample",
     "ali_ccp_sample",
+    "hillstrom_peer",
 ];
 
 #[test]

@@ -355,7 +355,8 @@ fn external_rows_join_the_overall_table_untested() {
         "source,protocol,variant,task,metric,mean,std,n\n\
          Peer lib 1.0,\"random split, 5 seeds\",MMoE,click,auc,0.9,0.01,5\n\
          Peer lib 1.0,\"random split, 5 seeds\",MMoE,click,logloss,0.5,,5\n\
-         Peer lib 1.0,\"random split, 5 seeds\",MMoE,other_task,auc,0.6,,5\n",
+         Peer lib 1.0,\"random split, 5 seeds\",MMoE,other_task,auc,0.6,,5\n\
+         Peer lib 1.0,\"random split, 5 seeds\",MMoE,watch_time,rmse,14.0,,5\n",
     )
     .unwrap();
     let opts = ReportOptions {
@@ -375,10 +376,17 @@ fn external_rows_join_the_overall_table_untested() {
     );
     assert!(md.contains("| **0.7411** ± 0.0021 |"), "{md}");
     assert!(md.contains("ext. 1: external result, not trained here and not tested (no bold, no †/‡): Peer lib 1.0. Protocol: random split, 5 seeds"), "{md}");
+    // A metric the tables do not show but this run measured gets its own column beside
+    // ours of the same definition (never in the NRMSE column), with its definition.
+    let header = md.lines().find(|l| l.starts_with("| Variant")).unwrap();
+    assert!(header.ends_with("watch_time RMSE ↓ |"), "{header}");
+    assert!(row.ends_with("| 14.0000 |"), "{row}");
+    assert!(md.contains("| **15.3000** ± 0.0000 |"), "{md}");
     // Not in the statistics, and the unmatched row is named in report.md.
     let stats = fs::read_to_string(d.path().join("report/stats.csv")).unwrap();
     assert!(!stats.contains("MMoE"));
     let rmd = fs::read_to_string(d.path().join("report/report.md")).unwrap();
+    assert!(!rmd.contains("watch_time rmse is not shown"), "{rmd}");
     assert!(rmd.contains("External row MMoE (Peer lib 1.0) other_task auc is not shown: the tables have no column for task `other_task` metric `auc`."), "{rmd}");
     // A later report without --external keeps the rows (report/external.csv).
     fs::remove_file(&ext).unwrap();

@@ -288,9 +288,9 @@ pub fn report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportE
     };
 
     let mut ext_notes = Vec::new();
+    let columns = table::overall_keys(&a);
     for r in &a.external {
-        let shown = a
-            .shown
+        let shown = columns
             .iter()
             .any(|k| k.task == r.task && k.metric == r.metric);
         if !shown {

@@ -224,6 +224,7 @@ const DIGITS: usize = 4;
 /// first as stored), one column per task × shown metric, mean ± std over seeds on the test
 /// split, the best mean per column bold, significance against the reference marked.
 pub fn overall_table(a: &Analysis) -> Table {
+    let keys = overall_keys(a);
     let mut columns = vec![
         Column {
             group: String::new(),
@@ -238,7 +239,7 @@ pub fn overall_table(a: &Analysis) -> Table {
             higher_is_better: None,
         },
     ];
-    for k in &a.shown {
+    for k in &keys {
         columns.push(Column {
             group: k.task.clone(),
             header: metric_name(&k.metric),
@@ -246,7 +247,7 @@ pub fn overall_table(a: &Analysis) -> Table {
             higher_is_better: Some(k.higher_is_better()),
         });
     }
-    let best: Vec<Option<f64>> = a.shown.iter().map(|k| best_mean(a, k)).collect();
+    let best: Vec<Option<f64>> = keys.iter().map(|k| best_mean(a, k)).collect();
     let mut rows = Vec::new();
     let mut prev_constant = None;
     for v in &a.variants {
@@ -258,7 +259,7 @@ pub fn overall_table(a: &Analysis) -> Table {
             }),
             Cell::text(v.finished.len().to_string()),
         ];
-        for (k, best) in a.shown.iter().zip(&best) {
+        for (k, best) in keys.iter().zip(&best) {
             let s = a.summary(&v.label, k);
             let cell = match s.and_then(|s| s.mean.map(|m| (s, m))) {
                 Some((s, m)) => Cell {
@@ -266,7 +267,8 @@ pub fn overall_table(a: &Analysis) -> Table {
                     spread: s.std.map(|x| fmt_num(x, DIGITS)),
                     bold: Some(m) == *best,
                     // The constant predictor is a yardstick, not a competitor: not tested.
-                    mark: if v.constant {
+                    // Extra columns carried by external rows are not in the tested family.
+                    mark: if v.constant || !a.shown.contains(k) {
                         None
                     } else {
                         mark_of(a.comparison(&v.label, k).and_then(|c| c.verdict))
@@ -314,7 +316,7 @@ pub fn overall_table(a: &Analysis) -> Table {
             [lo, .., hi] => format!("{lo}–{hi}"),
         };
         let mut cells = vec![Cell::text(format!("{} (ext. {idx})", g.2)), Cell::text(n)];
-        for k in &a.shown {
+        for k in &keys {
             let r = of_group
                 .iter()
                 .find(|r| r.task == k.task && r.metric == k.metric);
@@ -350,13 +352,14 @@ pub fn overall_table(a: &Analysis) -> Table {
             a.alpha
         ));
     }
-    if a.shown
-        .iter()
-        .any(|k| k.metric.starts_with("nrmse") || k.metric.starts_with("nmae"))
-    {
+    let has = |m: &str| keys.iter().any(|k| k.metric == m);
+    if has("nrmse") || has("nmae") {
         notes.push("NRMSE = RMSE / std(y), NMAE = MAE / mean(abs(y - mean(y))) of the split's core target (1 = the constant-mean predictor); `–` = undefined.".into());
     } else {
         notes.push("`–` = undefined.".into());
+    }
+    if has("nrmse_mean") || has("nmae_mean") {
+        notes.push("NRMSE_mean = RMSE / mean(y), NMAE_mean = MAE / mean(y) (columns shown because an external row reports them; not tested).".into());
     }
     if a.issues.iter().any(|i| i.reason.is_some()) {
         notes.push("Failed cells are left out of n and of every statistic; `failed` = every seed of the variant failed.".into());
@@ -368,6 +371,33 @@ pub fn overall_table(a: &Analysis) -> Table {
         rows,
         notes,
     }
+}
+
+/// The overall table's columns: the shown metrics, plus every task × metric an external row
+/// carries that the tables do not show but this run measured (e.g. a peer's NRMSE_mean =
+/// RMSE / mean(y)), after the last column of its task, so that an external number only ever
+/// sits beside ours of the same definition. Those extra columns are never tested.
+pub fn overall_keys(a: &Analysis) -> Vec<MetricKey> {
+    let mut keys = a.shown.clone();
+    for r in &a.external {
+        let k = MetricKey {
+            task: r.task.clone(),
+            metric: r.metric.clone(),
+        };
+        let measured = a
+            .variants
+            .iter()
+            .any(|v| a.summary(&v.label, &k).is_some_and(|s| s.mean.is_some()));
+        if keys.contains(&k) || !measured {
+            continue;
+        }
+        let at = keys
+            .iter()
+            .rposition(|x| x.task == k.task)
+            .map_or(keys.len(), |i| i + 1);
+        keys.insert(at, k);
+    }
+    keys
 }
 
 fn best_mean(a: &Analysis, k: &MetricKey) -> Option<f64> {
