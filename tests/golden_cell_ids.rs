@@ -86,6 +86,7 @@ const CURRENT: &[&str] = &[
     "aliexpress_sample",
     "ali_ccp_sample",
     "hillstrom_peer",
+    "dependence",
 ];
 
 #[test]
