@@ -561,6 +561,7 @@ fn power_paragraph(a: &Analysis) -> String {
     s
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report_markdown(
     store: &Store,
     a: &Analysis,

@@ -14,6 +14,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle};
 
+/// One error bar: x, lower and upper end on the y scale.
+type ErrorBar = (f64, f64, f64);
+
 /// The bundled font (DejaVu Sans 2.37; licence in `assets/fonts/LICENSE-DejaVu`).
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
@@ -541,7 +544,7 @@ fn draw_line_panel<DB: DrawingBackend>(
         })
         .collect();
     // Error bars, where every part is drawable on the y scale.
-    let bars: Vec<(&Series, Vec<(f64, f64, f64)>)> = p
+    let bars: Vec<(&Series, Vec<ErrorBar>)> = p
         .series
         .iter()
         .map(|s| {

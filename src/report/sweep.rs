@@ -15,6 +15,9 @@
 use super::analysis::{Comparison, MetricKey, MetricSummary, VariantInfo};
 use super::stats::Verdict;
 
+/// A grid point as parsed from a label: `(key, value)` pairs in label order.
+type GridPoint = Vec<(String, String)>;
+
 /// One point of a sweep line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepPoint {
@@ -155,7 +158,7 @@ pub fn grid_sweeps(
     comparisons: &[Comparison],
     tie_margin: f64,
 ) -> Vec<GridSweep> {
-    let parsed: Vec<(&VariantInfo, String, Vec<(String, String)>)> = variants
+    let parsed: Vec<(&VariantInfo, String, GridPoint)> = variants
         .iter()
         .filter_map(|v| parse_grid_label(&v.label).map(|(b, p)| (v, b, p)))
         .collect();
