@@ -14,8 +14,7 @@ use std::process::ExitCode;
 
 use burn::module::Module;
 use burn::tensor::Device;
-use htlbench::bench::bench_options;
-use htlbench::data::{Task, TaskChain, TaskKind};
+use htlbench::bench::{bench_options, bench_tasks};
 use htlbench::model::BuildInfo;
 use htlbench::zoo::{build_model, registry};
 use rand::SeedableRng;
@@ -65,21 +64,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let tasks = TaskChain::new(vec![
-        Task {
-            name: "click".into(),
-            kind: TaskKind::Binary,
-        },
-        Task {
-            name: "long_view".into(),
-            kind: TaskKind::Binary,
-        },
-        Task {
-            name: "watch_time".into(),
-            kind: TaskKind::Regression,
-        },
-    ])
-    .expect("a valid task chain");
+    let tasks = bench_tasks();
     let info = BuildInfo {
         vocabs: vec![vocab; fields],
         n_numeric: 0,

@@ -108,21 +108,7 @@ fn synthetic_data(shape: &BenchShape, rows: usize) -> Dataset {
         num: vec![],
         labels: vec![click, lv, wt],
     };
-    let tasks = TaskChain::new(vec![
-        Task {
-            name: "click".into(),
-            kind: TaskKind::Binary,
-        },
-        Task {
-            name: "long_view".into(),
-            kind: TaskKind::Binary,
-        },
-        Task {
-            name: "watch_time".into(),
-            kind: TaskKind::Regression,
-        },
-    ])
-    .expect("valid chain");
+    let tasks = bench_tasks();
     Dataset {
         name: "bench".into(),
         cat_fields: (0..shape.fields)
@@ -139,6 +125,25 @@ fn synthetic_data(shape: &BenchShape, rows: usize) -> Dataset {
         split_rule: "bench".into(),
         time: None,
     }
+}
+
+/// The benchmark's task chain: click → long_view → watch_time (binary, binary, core).
+pub fn bench_tasks() -> TaskChain {
+    TaskChain::new(vec![
+        Task {
+            name: "click".into(),
+            kind: TaskKind::Binary,
+        },
+        Task {
+            name: "long_view".into(),
+            kind: TaskKind::Binary,
+        },
+        Task {
+            name: "watch_time".into(),
+            kind: TaskKind::Regression,
+        },
+    ])
+    .expect("a fixed, valid chain")
 }
 
 /// Model options used by the benchmark.
