@@ -319,6 +319,7 @@ fn run(a: RunArgs) -> Result<()> {
         return crate::slurm::cli_submit(&exp, args);
     }
     let device = resolve_device(a.device.as_deref(), &exp)?;
+    crate::device::check_gpu_driver(&device).map_err(|e| anyhow!("{e}"))?;
     let gpu_mem = match &a.gpu_mem {
         Some(g) => Some(crate::device::parse_gpu_mem(g).map_err(|e| anyhow!(e))?),
         None => crate::device::gpu_memory_bytes(&device),
@@ -436,6 +437,7 @@ impl crate::run::CellTrainer for PerCellData {
 /// `htl bench`: one child process per configuration, or (`--one`) the measurement itself.
 fn bench(a: BenchArgs) -> Result<()> {
     let dev = device_from_name(&a.device).map_err(|e| anyhow!("--device: {e}"))?;
+    crate::device::check_gpu_driver(&dev).map_err(|e| anyhow!("{e}"))?;
     let placement = parse_placement(a.data_placement.as_deref())?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let shape = crate::bench::BenchShape {

@@ -33,6 +33,48 @@ pub enum DeviceError {
         /// The cargo feature to enable.
         feature: &'static str,
     },
+    /// A GPU device on a machine that shows no NVIDIA driver.
+    #[error("device `{name}`: no NVIDIA driver on this machine (none of {looked} exists); run on a machine with an NVIDIA GPU and its driver, or use --device cpu")]
+    NoDriver {
+        /// The name as written.
+        name: String,
+        /// The places looked at.
+        looked: String,
+    },
+}
+
+/// Where a Linux machine shows an NVIDIA driver: the kernel module's version file, a GPU
+/// device node `/dev/nvidiaN` (any N, so a container given only some GPUs counts), or WSL's
+/// GPU device.
+const DRIVER_EVIDENCE: [&str; 3] = ["/proc/driver/nvidia/version", "/dev/nvidiaN", "/dev/dxg"];
+
+/// Before training on a GPU device: one clear line when the machine has no NVIDIA driver, in
+/// place of the backend's panic in every cell (burn-cuda, libtorch). CPU devices pass.
+pub fn check_gpu_driver(dev: &DeviceChoice) -> Result<(), DeviceError> {
+    check_gpu_driver_in(dev, std::path::Path::new("/"))
+}
+
+/// [`check_gpu_driver`] with the file system rooted at `root` (tests).
+fn check_gpu_driver_in(dev: &DeviceChoice, root: &std::path::Path) -> Result<(), DeviceError> {
+    if !dev.is_gpu {
+        return Ok(());
+    }
+    let node = std::fs::read_dir(root.join("dev")).is_ok_and(|d| {
+        d.flatten().any(|e| {
+            e.file_name().to_str().is_some_and(|n| {
+                n.strip_prefix("nvidia")
+                    .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+            })
+        })
+    });
+    let file = |p: &str| root.join(p.trim_start_matches('/')).exists();
+    if node || file(DRIVER_EVIDENCE[0]) || file(DRIVER_EVIDENCE[2]) {
+        return Ok(());
+    }
+    Err(DeviceError::NoDriver {
+        name: dev.name.clone(),
+        looked: DRIVER_EVIDENCE.join(", "),
+    })
 }
 
 fn gpu_index(name: &str, prefix: &'static str) -> Result<usize, DeviceError> {
@@ -186,5 +228,33 @@ mod tests {
         assert_eq!(parse_mib("143771\n"), Some(143_771 << 20));
         assert_eq!(parse_mib("[N/A]\n"), None);
         assert_eq!(gpu_memory_bytes(&device_from_name("cpu").unwrap()), None);
+    }
+
+    #[test]
+    fn a_gpu_device_without_a_driver_is_one_clear_line() {
+        let gpu = DeviceChoice {
+            name: "cuda:0".into(),
+            backend: "cuda",
+            device: Device::flex(),
+            is_gpu: true,
+        };
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("dev")).unwrap();
+        std::fs::write(root.path().join("dev/null"), "").unwrap();
+        std::fs::write(root.path().join("dev/nvidiactl"), "").unwrap();
+        assert_eq!(
+            check_gpu_driver_in(&gpu, root.path()).unwrap_err().to_string(),
+            "device `cuda:0`: no NVIDIA driver on this machine (none of /proc/driver/nvidia/version, /dev/nvidiaN, /dev/dxg exists); run on a machine with an NVIDIA GPU and its driver, or use --device cpu"
+        );
+        // The CPU never needs one.
+        let cpu = device_from_name("cpu").unwrap();
+        assert_eq!(check_gpu_driver_in(&cpu, root.path()), Ok(()));
+        // Any GPU node, or the driver's version file, is enough.
+        std::fs::write(root.path().join("dev/nvidia3"), "").unwrap();
+        assert_eq!(check_gpu_driver_in(&gpu, root.path()), Ok(()));
+        std::fs::remove_file(root.path().join("dev/nvidia3")).unwrap();
+        std::fs::create_dir_all(root.path().join("proc/driver/nvidia")).unwrap();
+        std::fs::write(root.path().join("proc/driver/nvidia/version"), "NVRM").unwrap();
+        assert_eq!(check_gpu_driver_in(&gpu, root.path()), Ok(()));
     }
 }
