@@ -672,25 +672,14 @@ fn calibrate_gated(z: &[f64], gate: &[f64], target: f64) -> f64 {
         return 0.0;
     }
     let m = z.len() as f64;
-    let (mut lo, mut hi) = (-50.0f64, 50.0f64);
-    for _ in 0..100 {
-        let mid = 0.5 * (lo + hi);
+    bisect(target, |beta| {
         let p: Vec<f64> = z
             .iter()
             .zip(gate)
-            .map(|(&v, &g)| g * sigmoid(mid + v))
+            .map(|(&v, &g)| g * sigmoid(beta + v))
             .collect();
-        let mean = fixed_sum(&p, |v| v) / m;
-        if mean < target {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-        if hi - lo < 1e-10 {
-            break;
-        }
-    }
-    0.5 * (lo + hi)
+        fixed_sum(&p, |v| v) / m
+    })
 }
 
 /// β with mean over eligible rows of σ(β + z) = rate (bisection; 0 if none eligible).
@@ -705,11 +694,16 @@ fn calibrate(z: &[f64], eligible: &[bool], rate: f64) -> f64 {
         return 0.0;
     }
     let m = zs.len() as f64;
+    bisect(rate, |beta| fixed_sum(&zs, |v| sigmoid(beta + v)) / m)
+}
+
+/// The β in [−50, 50] where the increasing `mean(β)` reaches `target`, by bisection (100
+/// halvings at most, stopping at a bracket under 1e-10); the midpoint of the last bracket.
+fn bisect(target: f64, mean: impl Fn(f64) -> f64) -> f64 {
     let (mut lo, mut hi) = (-50.0f64, 50.0f64);
     for _ in 0..100 {
         let mid = 0.5 * (lo + hi);
-        let mean = fixed_sum(&zs, |v| sigmoid(mid + v)) / m;
-        if mean < rate {
+        if mean(mid) < target {
             lo = mid;
         } else {
             hi = mid;
