@@ -8,10 +8,12 @@
 //! The trainer computes `K` from the per-task gradients once per step and forms the combined
 //! gradient as `Σ_j (Σ_t A[t][j]) g_j` — exact, and no flattening of parameters is needed.
 
+mod adam;
 mod htl;
 mod metabalance;
 mod pcgrad;
 
+pub use adam::FusedAdam;
 pub use htl::HtlAdjust;
 pub use metabalance::MetaBalance;
 pub use pcgrad::PcGrad;

@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -98,7 +98,6 @@ impl<'d> Trainer<'d> {
         };
         let autodiff = device.clone().autodiff();
         let model = build_model(spec.model, spec.options, &info, &mut rng, &autodiff)?;
-        let mut optim = AdamConfig::new().with_epsilon(tc.adam_eps as f32);
         // `weight_decay_on: [all]`: Adam's own L2 on every parameter; named groups: the
         // stepper adds `weight_decay · θ` to those parameters' gradients only.
         let decay_all = tc.weight_decay_on.iter().any(|g| g == "all");
@@ -117,11 +116,11 @@ impl<'d> Trainer<'d> {
                 l2_ids.extend(ids.iter().copied());
             }
         }
-        if decay_all && tc.weight_decay > 0.0 {
-            optim = optim.with_weight_decay(Some(burn::optim::decay::WeightDecayConfig::new(
-                tc.weight_decay as f32,
-            )));
-        }
+        // burn's Adam arithmetic in one pass per parameter (bit-for-bit equal; optim/adam.rs).
+        let optim = crate::optim::FusedAdam::new(
+            tc.adam_eps as f32,
+            (decay_all && tc.weight_decay > 0.0).then_some(tc.weight_decay as f32),
+        );
         let target = data.tasks.core().unwrap_or(data.tasks.len() - 1);
         let strategy = spec.grad.build(data.tasks.len(), target);
         let stepper = Stepper::new(&model, target)
