@@ -7,6 +7,7 @@
 #   PER_TASK=rows benches/e2e.sh      # PyTorch HTLNet with the Rust step's per-task scheme
 #   EXPERIMENT=path.yaml benches/e2e.sh   # another synthetic experiment (default: quickstart)
 #   WAIT_QUIET=0.3 benches/e2e.sh     # first wait until the machine is quiet (quiet.sh)
+#   RUNS=5 benches/e2e.sh             # alternating runs (default 3): median [min-max] of each side and of the ratio
 #
 # Rust: `htl run experiments/quickstart.yaml --force --quiet --out <tmp>`, whole process timed
 # (it generates the 100k synthetic rows in-process, encodes, trains every cell, writes results).
@@ -35,34 +36,58 @@ mkdir -p "$OUT"
 wait_quiet
 tmp="$(mktemp -d /tmp/htl-e2e.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
-echo "date: $(date -Iseconds); $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/env.txt"
+{
+    echo "date: $(date -Iseconds)"
+    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+    echo "htl: $HTL ($(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+    echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$OUT/env.txt"
 
 jobs_arg=()
 [ -n "${JOBS:-}" ] && jobs_arg=(--jobs "$JOBS")
-echo "== Rust: htl run $yaml ${jobs_arg[*]}" >&2
-t0=$(date +%s.%N)
-"$HTL" run "$yaml" --force --quiet --out "$tmp/rust" "${jobs_arg[@]}" >"$OUT/rust.txt"
-t1=$(date +%s.%N)
-rust_s=$(echo "$t1 - $t0" | bc -l)
-
+RUNS="${RUNS:-3}"
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "e2e.sh: RUNS=$RUNS is not a positive integer" >&2; exit 1; }
 "$HTL" data gen --rows "$rows" --seed "$seed" --out "$tmp/quickstart.csv" >/dev/null
-echo "== PyTorch: e2e_pytorch.py ($rows rows, seed $seed)" >&2
-t0=$(date +%s.%N)
-"$py" "$here/e2e_pytorch.py" "$tmp/quickstart.csv" --experiment "$yaml" --threads "$THREADS" \
-    --per-task "${PER_TASK:-autograd}" --out "$tmp/pytorch" >"$OUT/pytorch.txt"
-t1=$(date +%s.%N)
-torch_s=$(echo "$t1 - $t0" | bc -l)
+torch_version="$("$py" -c 'import torch; print(torch.__version__.split("+")[0])')"
+: >"$OUT/times.txt"
+# Alternating runs (Rust, PyTorch, Rust, ...), so that a change in the machine's load hits both.
+for i in $(seq 1 "$RUNS"); do
+    wait_quiet
+    echo "== run $i/$RUNS: Rust: htl run $yaml ${jobs_arg[*]} (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+    t0=$(date +%s.%N)
+    "$HTL" run "$yaml" --force --quiet --out "$tmp/rust" "${jobs_arg[@]}" >"$OUT/rust.txt"
+    t1=$(date +%s.%N)
+    rust_s=$(echo "$t1 - $t0" | bc -l)
+    wait_quiet
+    echo "== run $i/$RUNS: PyTorch: e2e_pytorch.py ($rows rows, seed $seed) (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+    t0=$(date +%s.%N)
+    "$py" "$here/e2e_pytorch.py" "$tmp/quickstart.csv" --experiment "$yaml" --threads "$THREADS" \
+        --per-task "${PER_TASK:-autograd}" --out "$tmp/pytorch" >"$OUT/pytorch.txt"
+    t1=$(date +%s.%N)
+    torch_s=$(echo "$t1 - $t0" | bc -l)
+    echo "$i $rust_s $torch_s" >>"$OUT/times.txt"
+done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/env.txt"
-# Keep both result folders (small: metrics, curves, per-cell seconds) next to the timings.
+# Keep the last run's result folders (small: metrics, curves, per-cell seconds).
 cp -r "$tmp/rust" "$OUT/rust-results"
 cp -r "$tmp/pytorch" "$OUT/pytorch-results"
 
 {
-    echo "| side | command | wall s |"
-    echo "|---|---|---|"
-    printf "| Rust | htl run %s %s | %.1f |\n" "$(basename "$yaml")" "${jobs_arg[*]:-(default jobs)}" "$rust_s"
-    printf "| PyTorch %s | e2e_pytorch.py --per-task ${PER_TASK:-autograd}, cells one after another | %.1f |\n" "$("$py" -c 'import torch; print(torch.__version__.split("+")[0])')" "$torch_s"
-    printf "\nRust end-to-end speed vs PyTorch: %.2f× (PyTorch s ÷ Rust s; > 1: Rust faster). Threads: %s.\n" "$(echo "$torch_s / $rust_s" | bc -l)" "$THREADS"
+    echo "| run | Rust: htl run $(basename "$yaml") ${jobs_arg[*]:-(default jobs)}, wall s | PyTorch $torch_version: e2e_pytorch.py --per-task ${PER_TASK:-autograd}, wall s | Rust speed vs PyTorch |"
+    echo "|---|---|---|---|"
+    awk '{ printf "| %d | %.1f | %.1f | %.2f× |\n", $1, $2, $3, $3 / $2 }' "$OUT/times.txt"
+    # median [min-max] over the runs; the ratio is taken per run.
+    awk '
+        function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+                                      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+        { n++; r[n] = $2; p[n] = $3; q[n] = $3 / $2 }
+        END {
+            mr = med(r, n); mp = med(p, n); mq = med(q, n)
+            printf "| median [min–max] | %.1f [%.1f–%.1f] | %.1f [%.1f–%.1f] | %.2f× [%.2f–%.2f] |\n", mr, r[1], r[n], mp, p[1], p[n], mq, q[1], q[n]
+            printf "\nRust end-to-end speed vs PyTorch over %d alternating runs: %.2f× [%.2f–%.2f] (PyTorch s ÷ Rust s per run; > 1: Rust faster).\n", n, mq, q[1], q[n]
+            printf "Target (issue 18): >= 2x: %s.\n", (q[1] >= 2 ? "met" : (mq >= 2 ? "met by the median" : "not met"))
+        }' "$OUT/times.txt"
+    echo "Threads: $THREADS (PyTorch); htl jobs: ${JOBS:-$(nproc)}."
 } | tee "$OUT/e2e.md"
 echo
 echo "Rust summary:"; cat "$OUT/rust.txt"

@@ -24,6 +24,15 @@ pub fn revision_label() -> String {
     }
 }
 
+/// The flex backend's kernel features compiled in (they change floating-point summation
+/// order, so results of builds that differ here differ in the last digits): `default`, or the
+/// cargo feature that selected them (benches/README.md, attempts 4 and 6).
+pub const FLEX_KERNELS: &str = if cfg!(feature = "flex-fast") {
+    "flex-fast (burn rayon, simd, x86-v4)"
+} else {
+    "default"
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

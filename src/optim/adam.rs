@@ -106,20 +106,62 @@ impl Factors {
     /// of the zero moments: `m = g·(1−β₁)`, not `0·β₁ + g·(1−β₁)`, which differs in the
     /// sign of a zero).
     fn apply(&self, first: bool, theta: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
-        for i in 0..theta.len() {
-            let mut g = grad[i];
-            if let Some(p) = self.wd {
-                g = theta[i] * p + g;
+        // One loop per case so that each is branch-free and zipped (no bounds checks): the
+        // compiler vectorises it, and vector sqrt and division round exactly as scalar ones.
+        match (first, self.wd) {
+            (true, None) => self.each(theta, grad, m, v, |_, g| g, |_, _, g| self.moments_0(g)),
+            (true, Some(p)) => self.each(
+                theta,
+                grad,
+                m,
+                v,
+                |t, g| t * p + g,
+                |_, _, g| self.moments_0(g),
+            ),
+            (false, None) => {
+                self.each(theta, grad, m, v, |_, g| g, |m, v, g| self.moments(m, v, g))
             }
-            if first {
-                m[i] = g * self.f1;
-                v[i] = (g * g) * self.f2;
-            } else {
-                m[i] = m[i] * self.b1 + g * self.f1;
-                v[i] = v[i] * self.b2 + (g * g) * self.f2;
-            }
-            let u = (m[i] * self.combined) / (v[i].sqrt() + self.eps);
-            theta[i] -= u * self.lr;
+            (false, Some(p)) => self.each(
+                theta,
+                grad,
+                m,
+                v,
+                |t, g| t * p + g,
+                |m, v, g| self.moments(m, v, g),
+            ),
+        }
+    }
+
+    #[inline(always)]
+    fn moments_0(&self, g: f32) -> (f32, f32) {
+        (g * self.f1, (g * g) * self.f2)
+    }
+
+    #[inline(always)]
+    fn moments(&self, m: f32, v: f32, g: f32) -> (f32, f32) {
+        (m * self.b1 + g * self.f1, v * self.b2 + (g * g) * self.f2)
+    }
+
+    #[inline(always)]
+    fn each(
+        &self,
+        theta: &mut [f32],
+        grad: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        decay: impl Fn(f32, f32) -> f32,
+        moments: impl Fn(f32, f32, f32) -> (f32, f32),
+    ) {
+        for (((t, &g), m), v) in theta
+            .iter_mut()
+            .zip(grad)
+            .zip(m.iter_mut())
+            .zip(v.iter_mut())
+        {
+            let g = decay(*t, g);
+            (*m, *v) = moments(*m, *v, g);
+            let u = (*m * self.combined) / (v.sqrt() + self.eps);
+            *t -= u * self.lr;
         }
     }
 }

@@ -698,6 +698,7 @@ pub fn write_manifest(
         .to_string();
     let crates = [
         ("burn", bi::BURN_VERSION),
+        ("burn-flex kernels", bi::FLEX_KERNELS),
         ("polars", bi::POLARS_VERSION),
         ("rustc", bi::RUSTC_VERSION),
     ]
