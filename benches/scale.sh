@@ -101,15 +101,15 @@ done
 cat "$table"
 # Projection of the paper's full table (8 models x 5 seeds, EPOCHS_PROJ epochs each) from the
 # JOBS 1 run (one cell on one core): HTLNet, ESMM, AITM and Shared-Bottom at HTLNet's epoch
-# time, MMoE and DNN at MMoE's, PLE and AdaTT at 1.2x MMoE's (their plain steps are about
-# 1.2x MMoE's in benches/README.md); cells side by side, one per core, perfectly packed.
+# time, MMoE and DNN at MMoE's, PLE and AdaTT at 1.5x MMoE's (their plain steps are about
+# 1.5x MMoE's in benches/README.md); cells side by side, one per core, perfectly packed.
 awk -F'|' -v e="$EPOCHS_PROJ" -v cores="$cores" -v big="$CORES_PROJ" '
     NR > 2 && $2 + 0 == 1 { s = $5 + 0; if ($3 ~ /mmoe/) m = s; else h = s }
     END {
         if (m == 0 || h == 0) { print "\n(no JOBS 1 run: no projection)"; exit }
-        per_seed = 4 * h + 2 * m + 2 * 1.2 * m
+        per_seed = 4 * h + 2 * m + 2 * 1.5 * m
         total = 5 * e * per_seed
-        printf "\nProjection (one cell per core, epochs %d, 5 seeds, 8 models; HTLNet-like models at HTLNet'"'"'s epoch %.0f s, MMoE and DNN at MMoE'"'"'s %.0f s, PLE and AdaTT at 1.2x MMoE'"'"'s):\n", e, h, m
+        printf "\nProjection (one cell per core, epochs %d, 5 seeds, 8 models; HTLNet-like models at HTLNet'"'"'s epoch %.0f s, MMoE and DNN at MMoE'"'"'s %.0f s, PLE and AdaTT at 1.5x MMoE'"'"'s):\n", e, h, m
         printf "  CPU time %.1f h; on this machine (%d cores) %.1f h; on %d cores %.1f h.\n", total / 3600, cores, total / 3600 / cores, big, total / 3600 / big
     }' "$table" | tee -a "$table"
 echo "files: $OUT"

@@ -25,12 +25,13 @@ pub fn revision_label() -> String {
 }
 
 /// The flex backend's kernel features compiled in (they change floating-point summation
-/// order, so results of builds that differ here differ in the last digits): `default`, or the
-/// cargo feature that selected them (benches/README.md, attempts 4 and 6).
+/// order, so results of builds that differ here differ in the last digits): `flex-fast` (the
+/// default build) or `stable` (`--no-default-features`, the build the stored reference
+/// results were made with; their manifests predate this entry).
 pub const FLEX_KERNELS: &str = if cfg!(feature = "flex-fast") {
     "flex-fast (burn rayon, simd, x86-v4)"
 } else {
-    "default"
+    "stable (no flex-fast)"
 };
 
 #[cfg(test)]
