@@ -49,7 +49,27 @@ impl Gate {
 ///
 /// # Shapes
 /// `weights: [batch, n]`, `experts[j]: [batch, d]` → `[batch, d]`
+///
+/// Summed expert by expert (`w[:, 0]·E_0 + w[:, 1]·E_1 + …`): the same products added in the
+/// same order as stacking the experts and summing over them ([`mix_stacked`]), without the
+/// `[batch, n, d]` stack and its copies (benches/README.md, attempt 8; tested bit-equal to
+/// the stacked form, values and gradients).
 pub fn mix(weights: Tensor<2>, experts: &[Tensor<2>]) -> Tensor<2> {
+    let [batch, n] = weights.dims();
+    let column = |j: usize| weights.clone().slice([0..batch, j..j + 1]);
+    let mut out = experts[0].clone() * column(0);
+    for (j, e) in experts.iter().enumerate().take(n).skip(1) {
+        out = out + e.clone() * column(j);
+    }
+    out
+}
+
+/// The stacked form of [`mix`]: `(stack(experts) · w).sum over experts`. The same values,
+/// but a different autodiff graph: where an expert output also feeds other operations
+/// (AdaTT's native-expert residual), burn accumulates its gradient contributions in another
+/// order, so AdaTT keeps this form and the results it was stored with (benches/README.md,
+/// attempt 8).
+pub fn mix_stacked(weights: Tensor<2>, experts: &[Tensor<2>]) -> Tensor<2> {
     let stacked: Tensor<3> = Tensor::stack(experts.to_vec(), 1); // [batch, n, d]
     (stacked * weights.unsqueeze_dim::<3>(2))
         .sum_dim(1)
@@ -100,4 +120,49 @@ pub fn check_levels(levels: usize, expert: &[usize], layout: &str) -> Result<(),
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bits(t: Tensor<2>) -> Vec<u32> {
+        let v: Vec<f32> = t.into_data().try_to_vec().unwrap_or_default();
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// `mix` adds the same products in the same order as the stacked form: equal bit for
+    /// bit, values and the gradients of the weights and of every expert.
+    #[test]
+    fn mix_equals_the_stacked_form_bit_for_bit() {
+        let dev = Device::flex().autodiff();
+        let (batch, n, d) = (37, 4, 129);
+        let val = |k: usize, m: usize| ((k * 7919 + m * 104_729) % 2003) as f32 / 1001.0 - 1.0;
+        let w: Vec<f32> = (0..batch * n).map(|k| val(k, 1)).collect();
+        let leaf_w = || {
+            Tensor::<1>::from_floats(w.as_slice(), &dev)
+                .reshape([batch, n])
+                .require_grad()
+        };
+        let leaf_e = |j: usize| {
+            let v: Vec<f32> = (0..batch * d).map(|k| val(k, j + 2)).collect();
+            Tensor::<1>::from_floats(v.as_slice(), &dev)
+                .reshape([batch, d])
+                .require_grad()
+        };
+        let (wa, wb) = (leaf_w(), leaf_w());
+        let (ea, eb): (Vec<_>, Vec<_>) = (0..n).map(|j| (leaf_e(j), leaf_e(j))).unzip();
+        let (a, b) = (mix(wa.clone(), &ea), mix_stacked(wb.clone(), &eb));
+        assert_eq!(bits(a.clone()), bits(b.clone()));
+        // A loss whose gradient differs per element.
+        let weight: Vec<f32> = (0..batch * d).map(|k| val(k, 99)).collect();
+        let g = Tensor::<1>::from_floats(weight.as_slice(), &dev).reshape([batch, d]);
+        let (ga, gb) = ((a * g.clone()).sum().backward(), (b * g).sum().backward());
+        let grad = |t: &Tensor<2>, gs| t.grad(gs).map(bits).unwrap_or_default();
+        assert!(!grad(&wa, &ga).is_empty());
+        assert_eq!(grad(&wa, &ga), grad(&wb, &gb), "weights' gradient");
+        for (x, y) in ea.iter().zip(&eb) {
+            assert_eq!(grad(x, &ga), grad(y, &gb), "an expert's gradient");
+        }
+    }
 }

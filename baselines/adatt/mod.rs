@@ -9,7 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    binary_flags, check_at_least, check_levels, check_widths, level_widths, mix, run_experts, Gate,
+    binary_flags, check_at_least, check_levels, check_widths, level_widths, mix_stacked,
+    run_experts, Gate,
 };
 use crate::model::blocks::{task_towers, tensor1, Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
 use crate::model::{
@@ -231,7 +232,8 @@ impl Adatt {
         own: &[Tensor<2>],
     ) -> (Tensor<2>, Tensor<2>) {
         let g = level.gates[i].forward(x_i);
-        let mut f = mix(g.clone(), all);
+        // The stacked form: see `mix_stacked` (results unchanged).
+        let mut f = mix_stacked(g.clone(), all);
         match self.residual {
             1 => {
                 for e in own {
