@@ -67,8 +67,8 @@ pub fn mix(weights: Tensor<2>, experts: &[Tensor<2>]) -> Tensor<2> {
 /// The stacked form of [`mix`]: `(stack(experts) · w).sum over experts`. The same values,
 /// but a different autodiff graph: where an expert output also feeds other operations
 /// (AdaTT's native-expert residual), burn accumulates its gradient contributions in another
-/// order, so AdaTT keeps this form and the results it was stored with (benches/README.md,
-/// attempt 8).
+/// order, so AdaTT keeps this form in the stable build, where it reproduces the results it
+/// was stored with (benches/README.md, attempt 8).
 pub fn mix_stacked(weights: Tensor<2>, experts: &[Tensor<2>]) -> Tensor<2> {
     let stacked: Tensor<3> = Tensor::stack(experts.to_vec(), 1); // [batch, n, d]
     (stacked * weights.unsqueeze_dim::<3>(2))

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    binary_flags, check_at_least, check_levels, check_widths, level_widths, mix_stacked,
+    binary_flags, check_at_least, check_levels, check_widths, level_widths, mix, mix_stacked,
     run_experts, Gate,
 };
 use crate::model::blocks::{task_towers, tensor1, Dropout, FieldEmbedding, Mlp, MlpSpec, Tower};
@@ -232,8 +232,14 @@ impl Adatt {
         own: &[Tensor<2>],
     ) -> (Tensor<2>, Tensor<2>) {
         let g = level.gates[i].forward(x_i);
-        // The stacked form: see `mix_stacked` (results unchanged).
-        let mut f = mix_stacked(g.clone(), all);
+        // The stable build keeps the stacked form and with it the results AdaTT was stored with
+        // (see `mix_stacked`); the default build, whose results differ in the last digits
+        // anyway, takes the faster one.
+        let mut f = if cfg!(feature = "flex-fast") {
+            mix(g.clone(), all)
+        } else {
+            mix_stacked(g.clone(), all)
+        };
         match self.residual {
             1 => {
                 for e in own {
