@@ -169,18 +169,18 @@ impl Factors {
 /// A contiguous f32 flex tensor from offset 0; to `write` to, an unshared buffer (copied only
 /// when the buffer is shared, e.g. with a kept best-model snapshot); the tensor back when it
 /// is on another backend, strided or not f32.
-fn owned_flex<const D: usize>(t: Tensor<D>, write: bool) -> Result<FlexTensor, Tensor<D>> {
+fn owned_flex<const D: usize>(t: Tensor<D>, write: bool) -> Result<FlexTensor, Box<Tensor<D>>> {
     let shape = t.shape();
     // Converting consumes its input: convert a clone, and drop the original on success so
     // that the buffer's reference count is what it was.
     let ft = match t.clone().try_into_primitive::<Flex>() {
         Ok(ft) => ft,
-        Err(_) => return Err(t),
+        Err(_) => return Err(Box::new(t)),
     };
     drop(t);
     let n = shape.num_elements();
     if ft.dtype() != DType::F32 || ft.layout().contiguous_offsets() != Some((0, n)) {
-        return Err(Tensor::from_primitive::<Flex>(ft));
+        return Err(Box::new(Tensor::from_primitive::<Flex>(ft)));
     }
     if !write || ft.is_unique() {
         return Ok(ft);
@@ -233,9 +233,9 @@ impl Optimizer for FusedAdam {
             (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
             (a, b, c, d) => {
                 // Strided or non-f32: burn's Adam on the same values.
-                let back = |r: Result<FlexTensor, Tensor<D>>| match r {
+                let back = |r: Result<FlexTensor, Box<Tensor<D>>>| match r {
                     Ok(ft) => Tensor::from_primitive::<Flex>(ft),
-                    Err(t) => t,
+                    Err(t) => *t,
                 };
                 let state = (!first).then(|| {
                     AdamState::new(AdaptiveMomentumState::new(time - 1, back(c), back(d)))
