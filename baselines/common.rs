@@ -55,10 +55,10 @@ impl Gate {
 /// `[batch, n, d]` stack and its copies (benches/README.md, attempt 8; tested bit-equal to
 /// the stacked form, values and gradients).
 pub fn mix(weights: Tensor<2>, experts: &[Tensor<2>]) -> Tensor<2> {
-    let [batch, n] = weights.dims();
+    let [batch, _] = weights.dims();
     let column = |j: usize| weights.clone().slice([0..batch, j..j + 1]);
     let mut out = experts[0].clone() * column(0);
-    for (j, e) in experts.iter().enumerate().take(n).skip(1) {
+    for (j, e) in experts.iter().enumerate().skip(1) {
         out = out + e.clone() * column(j);
     }
     out
