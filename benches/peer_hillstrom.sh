@@ -37,9 +37,8 @@ csv="$HTL_DATA_DIR/hillstrom/hillstrom.csv"
 if [ -n "${JOBS:-}" ] && ! [[ "$JOBS" =~ ^[1-9][0-9]*$ ]]; then
     echo "peer_hillstrom.sh: JOBS=$JOBS is not a positive integer" >&2; exit 1
 fi
-if [ ! -x "$HTL" ]; then
-    (cd "$root" && cargo build --release --quiet)
-fi
+. "$here/quiet.sh"
+ensure_htl
 mkdir -p "$OUT"
 yaml="$OUT/peer.yaml"
 # experiments/hillstrom_peer.yaml without DNN, HTLNet and AdaTT (the peer has no such model)
@@ -72,7 +71,6 @@ variants:
   - {label: ESMM, model: esmm}
   - {label: AITM, model: aitm}
 EOF
-. "$here/quiet.sh"
 wait_quiet
 cores=$(nproc)
 n_seeds=$(echo "$SEEDS" | tr ',' '\n' | sort -u | wc -l)
@@ -83,8 +81,8 @@ jobs_arg=()
 cpu_stat() { awk '/^cpu /{busy=$2+$3+$4+$7+$8+$9; total=busy+$5+$6; print busy, total}' /proc/stat; }
 {
     echo "date: $(date -Iseconds)"
-    echo "machine: $cores cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-    echo "htl: $HTL ($(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+    echo "machine: $(machine_line)"
+    echo "htl: $(htl_line)"
     echo "jobs: ${JOBS:-default ($cores)}; seeds: $SEEDS"
     echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$OUT/env.txt"

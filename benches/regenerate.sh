@@ -52,7 +52,7 @@ dirty="$(cd "$root" && git status --porcelain --untracked-files=no 2>/dev/null |
 {
     echo "command: RUNS=$RUNS MODELS=$MODELS GRADS=$GRADS THREADS=$THREADS STEPS=$STEPS WARMUP=$WARMUP${HTL_B:+ HTL_B=$HTL_B LABEL_B=$LABEL_B} benches/regenerate.sh"
     echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB"
+    echo "machine: $(machine_line)"
     echo "revision: $rev${dirty:+ (uncommitted changes)}; htl: $HTL${HTL_B:+; $LABEL_B: $HTL_B}"
     echo "pytorch: $("$py" -c 'import torch; print(torch.__version__)')"
     echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"

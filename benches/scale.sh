@@ -38,9 +38,8 @@ for j in $JOBS_LIST; do
     [[ "$j" =~ ^[1-9][0-9]*$ ]] || { echo "scale.sh: JOBS_LIST entry $j is not a positive integer" >&2; exit 1; }
 done
 [ -x /usr/bin/time ] || { echo "scale.sh: needs GNU time at /usr/bin/time (Debian package 'time') for the peak memory" >&2; exit 1; }
-if [ ! -x "$HTL" ]; then
-    (cd "$root" && cargo build --release --quiet)
-fi
+. "$here/quiet.sh"
+ensure_htl
 mkdir -p "$OUT"
 yaml="$OUT/scale.yaml"
 cat >"$yaml" <<EOF
@@ -66,12 +65,11 @@ variants:
   - {label: HTLNet, model: htlnet}
   - {label: MMoE, model: mmoe}
 EOF
-. "$here/quiet.sh"
 cores=$(nproc)
 {
     echo "date: $(date -Iseconds)"
-    echo "machine: $cores cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-    echo "htl: $HTL ($(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?')); $("$HTL" --version 2>/dev/null | head -1)"
+    echo "machine: $(machine_line)"
+    echo "htl: $(htl_line); $("$HTL" --version 2>/dev/null | head -1)"
     echo "rows: $ROWS"
 } | tee "$OUT/env.txt"
 table="$OUT/scale.md"

@@ -26,12 +26,10 @@ STEPS="${STEPS:-30}"; WARMUP="${WARMUP:-5}"; THREADS="${THREADS:-$(nproc)}"
 OUT="${OUT:-$here/out/$(date +%Y%m%d-%H%M%S)}"
 py="$here/.venv/bin/python"
 [ -x "$py" ] || { echo "no benches/.venv: run benches/setup_venv.sh first" >&2; exit 1; }
-# The binary: $HTL, else target/release/htl (built here only when missing: rebuilding with
-# other features than the last build would rebuild most of burn).
+# The binary: $HTL, else target/release/htl (built here only when missing: ensure_htl).
 HTL="${HTL:-$root/target/release/htl}"
-if [ ! -x "$HTL" ]; then
-    (cd "$root" && cargo build --release --quiet)
-fi
+. "$here/quiet.sh"
+ensure_htl
 mkdir -p "$OUT"
 if [ "${PARAMS:-1}" != 0 ]; then
     counts="$root/target/release/examples/param_count"
@@ -40,14 +38,13 @@ if [ "${PARAMS:-1}" != 0 ]; then
     "$py" "$here/check_params.py" "$OUT/params_rust.csv" --models "$MODELS" --fields "$FIELDS" \
         --vocab "$VOCAB" --dim "$DIM" --csv "$OUT/params.csv"
 fi
-. "$here/quiet.sh"
 wait_quiet
 shape=(--batch "$BATCH" --fields "$FIELDS" --vocab "$VOCAB" --dim "$DIM" --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS")
 {
     echo "date: $(date -Iseconds)"
-    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB"
+    echo "machine: $(machine_line)"
     echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "htl: $HTL ($(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+    echo "htl: $(htl_line)"
 } | tee "$OUT/env.txt"
 echo "== Rust: $HTL bench" >&2
 "$HTL" bench --models "$MODELS" --grads "$GRADS" "${shape[@]}" --csv "$OUT/rust.csv" >"$OUT/rust.txt"
